@@ -1,0 +1,47 @@
+import { Command, Option } from 'commander';
+import { ConfigError, readConfigFile, resolveOptions, SETTINGS, type RawSettings, type SettingName } from '../config.js';
+
+const HELP: Record<SettingName, [string, string]> = {
+  listen: ['--listen <ports>', 'data-plane ports, comma list; HOST:PORT allowed; 0 = ephemeral'],
+  portRange: ['--port-range <A-B>', 'ports that port-matched routes may open at run time'],
+  admin: ['--admin <host:port>', 'admin API, metrics, dashboard'],
+  adminToken: ['--admin-token <token>', 'admin bearer token; required when the admin host is not loopback'],
+  store: ['--store <uri>', 'file:DIR (embedded) or etcd://H:P[,H:P...]'],
+  prefix: ['--prefix <p>', 'etcd key prefix'],
+  nodeId: ['--node-id <id>', "this node's name in /nodes (default hostname-pid)"],
+  group: ['--group <g>', 'logical node group'],
+  workers: ['--workers <n>', 'data-plane processes on this machine (auto = CPUs)'],
+  config: ['--config <file>', 'the same settings as a YAML or JSON file'],
+  logLevel: ['--log-level <level>', 'pino log level'],
+  graceMs: ['--grace-ms <ms>', 'how long in-flight requests may take to finish on SIGTERM'],
+};
+
+export function registerStartCommand(program: Command): void {
+  const cmd = program.command('start').description('run the gateway (flags > env > --config file > defaults)');
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const [flags, help] = HELP[name];
+    const [env, def] = SETTINGS[name];
+    cmd.addOption(new Option(flags, `${help}${def !== undefined ? ` (default ${def})` : ''}`).env(env));
+  }
+  cmd.action(async (opts: RawSettings) => {
+    let options;
+    try {
+      const fromFile = opts.config ? readConfigFile(opts.config) : {};
+      options = resolveOptions({ ...fromFile, ...stripUndefined(opts) });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`switchyard start: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    const { runGateway } = await import('../gateway.js');
+    await runGateway(options);
+  });
+}
+
+function stripUndefined(o: RawSettings): RawSettings {
+  const out: RawSettings = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k as SettingName] = String(v);
+  return out;
+}

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import type { ListenAddress } from './proxy/listeners.js';
+
+/** Resolved `switchyard start` settings (CONTRACT §1). */
+export interface GatewayOptions {
+  listen: ListenAddress[];
+  portRange: { from: number; to: number } | null;
+  admin: { host: string; port: number };
+  adminToken: string | null;
+  store: string;
+  prefix: string;
+  nodeId: string;
+  group: string;
+  workers: number;
+  logLevel: string;
+  graceMs: number;
+}
+
+/** Thrown for a bad setting; the CLI prints it and exits 2. */
+export class ConfigError extends Error {}
+
+/** flag name -> [env var, default]. Order is the help order. */
+export const SETTINGS = {
+  listen: ['SWITCHYARD_LISTEN', '8080'],
+  portRange: ['SWITCHYARD_PORT_RANGE', undefined],
+  admin: ['SWITCHYARD_ADMIN', '127.0.0.1:9901'],
+  adminToken: ['SWITCHYARD_ADMIN_TOKEN', undefined],
+  store: ['SWITCHYARD_STORE', 'file:./.switchyard'],
+  prefix: ['SWITCHYARD_PREFIX', '/switchyard/'],
+  nodeId: ['SWITCHYARD_NODE_ID', undefined],
+  group: ['SWITCHYARD_GROUP', 'default'],
+  workers: ['SWITCHYARD_WORKERS', '1'],
+  config: ['SWITCHYARD_CONFIG', undefined],
+  logLevel: ['SWITCHYARD_LOG_LEVEL', 'info'],
+  graceMs: ['SWITCHYARD_GRACE_MS', '30000'],
+} as const satisfies Record<string, readonly [string, string | undefined]>;
+
+export type SettingName = keyof typeof SETTINGS;
+export type RawSettings = Partial<Record<SettingName, string>>;
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const KEBAB: Record<string, SettingName> = Object.fromEntries(
+  (Object.keys(SETTINGS) as SettingName[]).map((k) => [k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()), k]),
+);
+
+function parsePort(s: string, what: string, allowZero: boolean): number {
+  if (!/^\d+$/.test(s)) throw new ConfigError(`${what}: "${s}" is not a port number`);
+  const n = Number(s);
+  if (n > 65535 || (n === 0 && !allowZero)) throw new ConfigError(`${what}: port ${n} is out of range`);
+  return n;
+}
+
+/** `HOST:PORT`, `[v6]:PORT` or `PORT`. */
+export function parseHostPort(s: string, what: string, allowZero = true): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s.trim());
+  if (m) return { host: m[1] ?? (m[2] || undefined), port: parsePort(m[3]!, what, allowZero) };
+  return { host: undefined, port: parsePort(s.trim(), what, allowZero) };
+}
+
+/** Reads a YAML or JSON settings file: keys are flag names (camelCase or kebab-case). */
+export function readConfigFile(file: string): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--config: cannot read ${file}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text); // YAML is a superset of JSON
+  } catch (err) {
+    throw new ConfigError(`--config: ${file} is not valid YAML/JSON: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`--config: ${file} must hold a mapping of settings`);
+  const out: RawSettings = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const name = (key in SETTINGS ? key : KEBAB[key]) as SettingName | undefined;
+    if (!name || name === 'config') throw new ConfigError(`--config: unknown setting "${key}" in ${file}`);
+    if (value === null || typeof value === 'object') {
+      if (Array.isArray(value) && name === 'listen') out.listen = value.join(',');
+      else throw new ConfigError(`--config: setting "${key}" must be a string or number`);
+    } else out[name] = String(value);
+  }
+  return out;
+}
+
+/** Turns raw strings (already layered flags > env > file > defaults) into options. */
+export function resolveOptions(raw: RawSettings): GatewayOptions {
+  const get = (k: SettingName): string | undefined => raw[k] ?? SETTINGS[k][1];
+  const listen = get('listen')!
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((s) => parseHostPort(s, '--listen'));
+  if (listen.length === 0) throw new ConfigError('--listen: at least one port is required');
+
+  let portRange: GatewayOptions['portRange'] = null;
+  const pr = get('portRange');
+  if (pr !== undefined) {
+    const m = /^(\d+)-(\d+)$/.exec(pr.trim());
+    if (!m) throw new ConfigError(`--port-range: "${pr}" is not of the form A-B`);
+    const from = parsePort(m[1]!, '--port-range', false);
+    const to = parsePort(m[2]!, '--port-range', false);
+    if (from > to) throw new ConfigError(`--port-range: ${from} is above ${to}`);
+    portRange = { from, to };
+  }
+
+  const a = parseHostPort(get('admin')!, '--admin');
+  const admin = { host: a.host ?? '127.0.0.1', port: a.port };
+  const adminToken = get('adminToken') || null;
+  if (!adminToken && !isLoopback(admin.host)) {
+    throw new ConfigError(`--admin ${admin.host}:${admin.port} is not a loopback address: set --admin-token (or SWITCHYARD_ADMIN_TOKEN)`);
+  }
+
+  const store = get('store')!;
+  if (!/^file:.+/.test(store) && !/^etcds?:\/\/.+/.test(store)) {
+    throw new ConfigError(`--store: "${store}" must be file:DIR or etcd://HOST:PORT[,HOST:PORT...]`);
+  }
+
+  const w = get('workers')!;
+  let workers: number;
+  if (w === 'auto') workers = os.availableParallelism();
+  else if (/^\d+$/.test(w) && Number(w) >= 1 && Number(w) <= 256) workers = Number(w);
+  else throw new ConfigError(`--workers: "${w}" must be a whole number from 1 to 256, or auto`);
+
+  const logLevel = get('logLevel')!;
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" must be one of ${[...LOG_LEVELS].join(', ')}`);
+
+  const g = get('graceMs')!;
+  if (!/^\d+$/.test(g) || Number(g) > 3_600_000) throw new ConfigError(`--grace-ms: "${g}" must be milliseconds from 0 to 3600000`);
+
+  const nodeId = get('nodeId') || `${os.hostname()}-${process.pid}`;
+  const group = get('group')!;
+  if (!/^[a-z0-9][a-z0-9._-]{0,127}$/i.test(group)) throw new ConfigError(`--group: "${group}" is not a valid group name`);
+  const prefix = get('prefix')!;
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigError(`--prefix: "${prefix}" must start and end with "/"`);
+
+  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,29 @@
+import type { Registry } from 'prom-client';
+import type { ConfigErrorDetail, ListenerPolicy } from '../resources.js';
+
+export type RouteStatus =
+  | { status: 'active' }
+  | { status: 'unresolved'; reason: string }
+  | { status: 'invalid'; errors: ConfigErrorDetail[] };
+
+/**
+ * What the admin API may read of the running gateway. Implemented by the
+ * Gateway (src/gateway.ts); the admin API never touches the data plane itself.
+ */
+export interface GatewayView {
+  /** True once the first routing table has been applied. */
+  readonly ready: boolean;
+  /** Store revision of the table serving now (0 before the first). */
+  readonly appliedRevision: number;
+  /** Whether the store is reachable now. */
+  readonly storeConnected: boolean;
+  /** Status of a stored route in the table serving now; null if not stored. */
+  routeStatus(id: string): RouteStatus | null;
+  /** Errors of a stored upstream that failed validation, or null when valid/unknown. */
+  upstreamErrors(name: string): ConfigErrorDetail[] | null;
+  /** Used to validate a route's match.port before writing it. */
+  readonly listenerPolicy: ListenerPolicy;
+  readonly metrics: Registry;
+  readonly nodeId: string;
+  readonly version: string;
+}

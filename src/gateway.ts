@@ -1,0 +1,189 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import pino, { type Logger } from 'pino';
+import type { GatewayOptions } from './config.js';
+import { startAdminApi } from './control/admin-api.js';
+import { compileGeneration, type CompileDeps } from './control/config-compiler.js';
+import type { GatewayView, RouteStatus } from './control/gateway-view.js';
+import { openStore } from './control/open-store.js';
+import type { Store, StoreSnapshot } from './control/store.js';
+import { Listeners, urlOf } from './proxy/listeners.js';
+import { RequestMetrics } from './proxy/request-metrics.js';
+import type { GenerationHolder } from './proxy/request-handler.js';
+import type { ConfigErrorDetail, ListenerPolicy } from './resources.js';
+import type { Generation } from './router/generation.js';
+import { TargetRegistry } from './upstreams/target-registry.js';
+import { VERSION } from './version.js';
+
+const EMPTY: StoreSnapshot = Object.freeze({ revision: 0, routes: new Map(), upstreams: new Map() });
+
+/**
+ * One gateway node: store -> validated snapshot -> compiled generation ->
+ * one atomic swap, and the listeners that serve whatever generation is live.
+ */
+export class Gateway implements GatewayView, GenerationHolder {
+  generation: Generation;
+  ready = false;
+  readonly metrics = new Registry();
+  readonly listenerPolicy: ListenerPolicy;
+  readonly nodeId: string;
+  readonly version = VERSION;
+  readonly logger: Logger;
+  readonly listeners: Listeners;
+  readonly #store: Store;
+  readonly #registry = new TargetRegistry();
+  readonly #deps: CompileDeps;
+  readonly #abort = new AbortController();
+  readonly #portRange: GatewayOptions['portRange'];
+  readonly #applySeconds: Histogram;
+  readonly #revisionGauge: Gauge;
+  /** Latest snapshot not yet applied: bursts collapse into one rebuild. */
+  #pending: StoreSnapshot | null = null;
+  #applying = false;
+
+  constructor(options: GatewayOptions, store: Store, logger: Logger, listenPorts: Set<number>) {
+    this.#store = store;
+    this.logger = logger;
+    this.nodeId = options.nodeId;
+    this.#portRange = options.portRange;
+    this.listenerPolicy = { listenPorts, portRange: options.portRange };
+    collectDefaultMetrics({ register: this.metrics, prefix: 'switchyard_process_' });
+    const requestMetrics = new RequestMetrics();
+    requestMetrics.register(this.metrics);
+    const configErrors = new Counter({ name: 'switchyard_config_errors_total', help: 'Stored config entries that failed validation', labelNames: ['kind'] as const, registers: [this.metrics] });
+    this.#applySeconds = new Histogram({ name: 'switchyard_config_apply_seconds', help: 'Time to compile and swap in a new config generation', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5], registers: [this.metrics] });
+    this.#revisionGauge = new Gauge({ name: 'switchyard_config_revision', help: 'Store revision of the config serving now', registers: [this.metrics] });
+    const self = this;
+    new Gauge({ name: 'switchyard_store_connected', help: '1 while the config store is reachable', registers: [this.metrics], collect() { this.set(self.storeConnected ? 1 : 0); } });
+    new Gauge({
+      name: 'switchyard_upstream_inflight', help: 'Requests in flight per upstream pool', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics],
+      collect() {
+        this.reset();
+        for (const u of self.generation.upstreams.values()) for (const p of u.pools) this.set({ upstream: u.name, pool: p.name }, p.targets.reduce((s, t) => s + t.inflight, 0));
+      },
+    });
+    new Gauge({
+      name: 'switchyard_target_healthy', help: '1 while a target takes traffic', labelNames: ['upstream', 'pool', 'target'] as const, registers: [this.metrics],
+      collect() {
+        this.reset();
+        for (const u of self.generation.upstreams.values()) for (const p of u.pools) for (const t of p.targets) this.set({ upstream: u.name, pool: p.name, target: t.origin }, t.ready ? 1 : 0);
+      },
+    });
+    this.#deps = { registry: this.#registry, policy: this.listenerPolicy, metrics: requestMetrics, configErrors, logger };
+    this.generation = compileGeneration(EMPTY, null, this.#deps).generation;
+    this.listeners = new Listeners(this, logger);
+  }
+
+  get appliedRevision(): number {
+    return this.generation.revision;
+  }
+
+  get storeConnected(): boolean {
+    return this.#store.connected;
+  }
+
+  routeStatus(id: string): RouteStatus | null {
+    return this.generation.routeStatus.get(id) ?? null;
+  }
+
+  upstreamErrors(name: string): ConfigErrorDetail[] | null {
+    return this.generation.upstreamErrors.get(name) ?? null;
+  }
+
+  /** Loads the store, applies the first table, then follows the store's watch. */
+  async loadAndWatch(): Promise<void> {
+    const first = await this.#store.load();
+    this.#apply(first);
+    this.ready = true;
+    this.#store.watch((s) => this.#offer(s), this.#abort.signal);
+  }
+
+  #offer(snapshot: StoreSnapshot): void {
+    if (snapshot.revision <= this.generation.revision && !this.#applying) return;
+    this.#pending = snapshot;
+    if (this.#applying) return;
+    this.#applying = true;
+    // Applied synchronously: a write acknowledged by the file store is live
+    // before its admin answer goes out. Re-entrant offers only replace #pending.
+    try {
+      while (this.#pending) {
+        const s = this.#pending;
+        this.#pending = null;
+        if (s.revision > this.generation.revision) this.#apply(s);
+      }
+    } finally {
+      this.#applying = false;
+    }
+  }
+
+  #apply(snapshot: StoreSnapshot): void {
+    const t0 = performance.now();
+    const { generation, liveOrigins } = compileGeneration(snapshot, this.generation, this.#deps);
+    this.generation = generation; // the swap
+    this.#registry.retainOnly(liveOrigins);
+    this.#applySeconds.observe((performance.now() - t0) / 1000);
+    this.#revisionGauge.set(generation.revision);
+    void this.listeners.syncDynamic(generation.ports, this.#portRange);
+    this.logger.debug({ revision: generation.revision, routes: generation.routeStatus.size }, 'config applied');
+  }
+
+  async close(graceMs: number): Promise<void> {
+    this.#abort.abort();
+    await this.listeners.close(graceMs);
+    await this.#registry.closeAll(1000);
+    await this.#store.close();
+  }
+}
+
+/** `switchyard start`: runs one node until SIGTERM/SIGINT. */
+export async function runGateway(options: GatewayOptions): Promise<void> {
+  const logger = pino({ level: options.logLevel, base: { node: options.nodeId } });
+  const fatal = (msg: string, err: unknown) => {
+    process.stderr.write(`switchyard start: ${msg}: ${(err as Error).message ?? err}\n`);
+    process.exit(1);
+  };
+  let store: Store;
+  try {
+    store = await openStore(options, logger);
+  } catch (err) {
+    return fatal('cannot open the store', err);
+  }
+  const listenPorts = new Set(options.listen.map((l) => l.port).filter((p) => p !== 0));
+  const gw = new Gateway(options, store, logger, listenPorts);
+  try {
+    await gw.loadAndWatch();
+  } catch (err) {
+    return fatal('cannot load the routing table', err);
+  }
+  const lines: string[] = [];
+  try {
+    for (const addr of options.listen) {
+      const a = await gw.listeners.listen(addr);
+      listenPorts.add(a.port);
+      lines.push(`data-plane listening on ${urlOf(a)}`);
+    }
+  } catch (err) {
+    return fatal('cannot open a data-plane listener', err);
+  }
+  let adminApi;
+  try {
+    adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger });
+  } catch (err) {
+    return fatal('cannot open the admin listener', err);
+  }
+  for (const l of lines) console.log(l);
+  console.log(`admin listening on ${adminApi.url}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: options.graceMs }, 'shutting down: no new connections, in-flight requests finish');
+    const hard = setTimeout(() => process.exit(1), options.graceMs + 5000);
+    hard.unref();
+    await gw.close(options.graceMs);
+    await adminApi.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

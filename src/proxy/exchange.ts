@@ -1,0 +1,152 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { CompiledRoute } from '../router/compiled-route.js';
+import type { CompiledPool } from '../upstreams/pool.js';
+import type { Target } from '../upstreams/target.js';
+import { classifyUpstreamError, isConnectError } from './error-catalog.js';
+import { buildResponseHeaders } from './headers.js';
+import { sendError } from './respond.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'SWITCHYARD_CLIENT_GONE' });
+
+/**
+ * One proxied request: the phases after routing (select target -> connect ->
+ * send -> receive -> respond -> record), written as an undici dispatch
+ * handler so bytes flow between the two sockets with no stream objects in
+ * between. Backpressure: onData returns false when the client socket is full
+ * and 'drain' resumes the upstream. A client that goes away aborts the
+ * upstream exchange at once so its connection is never left paused.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #route: CompiledRoute;
+  readonly #headers: string[];
+  readonly #path: string;
+  readonly #hasBody: boolean;
+  readonly #requestId: string;
+  readonly #start: number;
+  /** The pool the target came from; set by CompiledUpstream.pick. */
+  readonly slot: { pool: CompiledPool | null } = { pool: null };
+  #target: Target | null = null;
+  #abort: ((err?: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
+  #retriesLeft: number;
+  #status = 0;
+  #done = false;
+  #clientGone = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, headers: string[], path: string, hasBody: boolean, requestId: string, start: number) {
+    this.#req = req;
+    this.#res = res;
+    this.#route = route;
+    this.#headers = headers;
+    this.#path = path;
+    this.#hasBody = hasBody;
+    this.#requestId = requestId;
+    this.#start = start;
+    this.#retriesLeft = route.retries;
+    res.once('close', this.#onClientClose);
+  }
+
+  /** Select-target phase and the first dispatch. */
+  start(): void {
+    const upstream = this.#route.upstream;
+    const target = upstream ? upstream.pick(this.slot) : null;
+    if (!target) return this.#fail('no_healthy_target');
+    this.#send(target);
+  }
+
+  #send(target: Target): void {
+    this.#target = target;
+    target.inflight++;
+    target.dispatcher.dispatch(
+      {
+        path: this.#path,
+        method: this.#req.method as Dispatcher.HttpMethod,
+        headers: this.#headers,
+        body: this.#hasBody ? this.#req : null,
+        headersTimeout: this.#route.timeoutMs,
+        bodyTimeout: this.#route.timeoutMs,
+      },
+      this,
+    );
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#clientGone) abort(CLIENT_GONE);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.#clientGone) {
+      this.#abort?.(CLIENT_GONE);
+      return false;
+    }
+    this.#resume = resume;
+    this.#status = statusCode;
+    this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#res.write(chunk)) return true;
+    this.#res.once('drain', this.#onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.#res.end();
+    this.#finish();
+  }
+
+  onError(err: Error): void {
+    this.#target!.inflight--;
+    if (this.#clientGone) return this.#record(499);
+    if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err)) {
+      this.#retriesLeft--;
+      const next = this.#route.upstream?.pick(this.slot, this.#target);
+      if (next) return this.#send(next);
+    }
+    if (this.#res.headersSent) {
+      // Mid-response: the client must see a broken response, not a short one.
+      this.#res.destroy(err);
+      this.#record(this.#status);
+      return;
+    }
+    this.#fail(classifyUpstreamError(err));
+  }
+
+  /** Connect failures sent nothing; otherwise only bodiless idempotent requests are replayed. */
+  #retryable(err: Error): boolean {
+    if (isConnectError(err)) return true;
+    return !this.#hasBody && IDEMPOTENT.has(this.#req.method!) && classifyUpstreamError(err) !== 'upstream_timeout';
+  }
+
+  #fail(code: Parameters<typeof sendError>[1]): void {
+    this.#record(sendError(this.#res, code, this.#requestId));
+  }
+
+  #finish(): void {
+    this.#target!.inflight--;
+    this.#record(this.#status);
+  }
+
+  #record(status: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#route.series.record(this.slot.pool?.name ?? '', status, (performance.now() - this.#start) / 1000);
+  }
+
+  #onDrain = (): void => {
+    const r = this.#resume;
+    if (r) r();
+  };
+
+  #onClientClose = (): void => {
+    if (this.#done || this.#res.writableFinished) return;
+    this.#clientGone = true;
+    if (this.#abort) this.#abort(CLIENT_GONE);
+  };
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { putRoute, putUpstream } from '../helpers/config.js';
+import { removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { procStatusKb } from '../helpers/process-stats.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+
+const SIZE = 50 * 1024 * 1024;
+const CHUNK = Buffer.alloc(64 * 1024, 'x');
+
+/** Writes SIZE bytes into a writable, honouring backpressure. */
+async function pump(w: NodeJS.WritableStream): Promise<void> {
+  for (let sent = 0; sent < SIZE; sent += CHUNK.length) {
+    if (!w.write(CHUNK)) await new Promise((r) => w.once('drain', r));
+  }
+  w.end();
+}
+
+describe('50 MB bodies stream through without being buffered', () => {
+  let gw: GatewayProcess;
+  let up: TestUpstream;
+
+  before(async () => {
+    up = await startUpstream('bulk', (req, res) => {
+      if (req.method === 'POST') {
+        let n = 0;
+        req.on('data', (d: Buffer) => (n += d.length));
+        req.on('end', () => res.end(JSON.stringify({ received: n })));
+        return;
+      }
+      res.writeHead(200, { 'content-length': String(SIZE) });
+      void pump(res);
+    });
+    gw = await startGateway();
+    await putUpstream(gw, 'bulk', [up.url]);
+    await putRoute(gw, 'bulk', { path: '/' }, 'bulk');
+    await fetch(gw.dataUrls[0]! + '/warm', { method: 'POST', body: 'x' }); // warm the pools and JIT
+  });
+
+  after(async () => {
+    await gw?.stop();
+    removeDir(gw?.storeDir ?? null);
+    await up?.close();
+  });
+
+  it('uploads 50 MB and downloads 50 MB with peak RSS growth under 64 MB', async () => {
+    const peakBefore = procStatusKb(gw.pid, 'VmHWM');
+    const url = new URL(gw.dataUrls[0]!);
+
+    const uploaded = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path: '/upload', headers: { 'content-length': String(SIZE) } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => resolve(JSON.parse(body).received));
+      });
+      req.on('error', reject);
+      void pump(req);
+    });
+    assert.equal(uploaded, SIZE);
+
+    const downloaded = await new Promise<number>((resolve, reject) => {
+      http.get({ host: url.hostname, port: url.port, path: '/download' }, (res) => {
+        assert.equal(res.statusCode, 200);
+        let n = 0;
+        res.on('data', (d: Buffer) => (n += d.length)).on('end', () => resolve(n)).on('error', reject);
+      }).on('error', reject);
+    });
+    assert.equal(downloaded, SIZE);
+
+    const growthMb = (procStatusKb(gw.pid, 'VmHWM') - peakBefore) / 1024;
+    assert.ok(growthMb < 64, `gateway peak RSS grew by ${growthMb.toFixed(1)} MB`);
+  });
+});
