@@ -1,12 +1,37 @@
 #!/usr/bin/env node
-// `npm test`: build, make sure the test prerequisites exist, run every suite.
+// `npm test`: make sure etcd is there, build, then run every suite: the
+// functional ones two files at a time, then the load tests one at a time
+// (they measure a 2-core machine and must not share it).
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
+function testFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) return testFiles(p);
+    return name.endsWith('.test.js') ? [p] : [];
+  });
+}
+
+if (existsSync('scripts/ensure-etcd.mjs')) run(process.execPath, ['scripts/ensure-etcd.mjs']);
+// A clean build: stale output of deleted tests must not run.
+rmSync('dist', { recursive: true, force: true });
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.']);
-const files = process.argv.slice(2);
-run(process.execPath, ['--test', '--test-concurrency=2', ...(files.length ? files : ['dist/test/'])]);
+
+const only = process.argv.slice(2);
+if (only.length) {
+  run(process.execPath, ['--test', '--test-concurrency=1', ...only]);
+} else {
+  const all = testFiles('dist/test');
+  const load = all.filter((f) => f.startsWith(path.join('dist', 'test', 'load')));
+  const functional = all.filter((f) => !load.includes(f));
+  run(process.execPath, ['--test', '--test-concurrency=2', ...functional]);
+  run(process.execPath, ['--test', '--test-concurrency=1', ...load]);
+}

@@ -65,7 +65,7 @@ interface ApiResponse {
 /** `/routes/ID`, refusing ids that URL parsing would turn into another path. */
 function resourcePath(k: KindDef, id: string): string {
   if (id === '' || id === '.' || id === '..') throw new CliError(`${JSON.stringify(id)} is not a valid ${k.singular} ${k.key}`);
-  return resourcePath(k, id);
+  return `/${k.plural}/${encodeURIComponent(id)}`;
 }
 
 async function callApi(opts: CommonOptions, method: string, path: string, body?: unknown, ifMatch?: number): Promise<ApiResponse> {

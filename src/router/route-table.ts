@@ -23,10 +23,14 @@ const HOST_EXACT = 0;
 const HOST_WILD = 1;
 const HOST_ANY = 2;
 const DEFAULT_CACHE = 10_000;
+const EMPTY = -1; // free index slot
+const MARKER = -2; // slot of a segment prefix that is no route path itself
+const DIRECT = -3; // slot value DIRECT - i: the path's routes always resolve to routes[i]
 
 /** A route compiled for lookup; copied out of the route so later mutation can't leak in. */
 interface Entry<R> {
   readonly route: R;
+  readonly index: number; // in RouteTable.routes
   readonly id: string;
   readonly port: number; // ANY_PORT when unset
   readonly hostRank: number;
@@ -46,18 +50,24 @@ const MISS = Symbol('miss');
 export class RouteTable<R extends Matchable> {
   /** The routes as given, frozen copy. */
   readonly routes: readonly R[];
-  // Path index: open addressing over the distinct normalised route paths,
-  // probed with hashes computed in one pass over the request path, so a lookup
-  // allocates no prefix strings. Slot j is 4 ints [hash, length, offset of the
-  // path in #blob, bucket index (-1 empty)] and the paths sit in one flat
-  // string: a probe touches one or two cache lines instead of chasing
-  // per-path objects (with 100k routes memory latency dominates lookups).
+  // Path index: open addressing over the distinct normalised route paths
+  // plus, as markers, every segment prefix of them ('/a' and '/a/b' for
+  // '/a/b/c'). A lookup walks the request path left to right, hashing as it
+  // goes (no prefix strings allocated), and stops at the first prefix that is
+  // neither a route path nor a marker: no route path can extend it. So a
+  // lookup costs about (depth of the matching route + 1) probes.
+  // Slot j is 4 ints [hash, length, offset of the path in #blob, target]
+  // where target is a bucket index, DIRECT - route index (the bucket's best
+  // route has no port/host/method constraint, so it wins every request), MARKER
+  // or EMPTY. Paths sit in one flat string. A probe touches one or two cache
+  // lines and a DIRECT hit no per-route object (with 100k routes memory
+  // latency dominates lookups).
   #buckets: Bucket<R>[] = [];
   #blob: string;
   #slots: Int32Array; // load factor <= 0.5
   #mask: number;
-  /** hasLen[k] === 1 when some route path has length k: skips most probes. */
-  #hasLen: Uint8Array;
+  /** slashLen[k] === 1 when a route path of length k ends in '/': skips most '/a/' probes. */
+  #slashLen: Uint8Array;
   #ports = new Set<number>();
   #cache: LRUCache<string, R | typeof MISS> | null;
 
@@ -66,7 +76,8 @@ export class RouteTable<R extends Matchable> {
     const methodSets = new Map<string, ReadonlySet<string>>(); // interned: many routes share ['GET'] etc.
     const byPath = new Map<string, Bucket<R>>();
     let maxLen = 0;
-    for (const route of this.routes) {
+    for (let index = 0; index < this.routes.length; index++) {
+      const route = this.routes[index]!;
       const m = route.match;
       if (m.port !== undefined) this.#ports.add(m.port);
       let methods: ReadonlySet<string> | null = null;
@@ -80,6 +91,7 @@ export class RouteTable<R extends Matchable> {
       const wild = host.startsWith('*.');
       const e: Entry<R> = {
         route,
+        index,
         id: route.id,
         port: m.port ?? ANY_PORT,
         hostRank: host === '' ? HOST_ANY : wild ? HOST_WILD : HOST_EXACT,
@@ -97,28 +109,41 @@ export class RouteTable<R extends Matchable> {
       else if (wild) push((b.wild ??= new Map()), host.slice(1), e);
       else push((b.exact ??= new Map()), host, e);
     }
-    this.#hasLen = new Uint8Array(maxLen + 1);
-    let cap = 8;
-    while (cap < byPath.size * 2) cap *= 2;
-    const slots = (this.#slots = new Int32Array(cap * 4));
-    this.#mask = cap - 1;
-    for (let j = 3; j < slots.length; j += 4) slots[j] = -1;
+    this.#slashLen = new Uint8Array(maxLen + 1);
     const keys: string[] = [];
-    let off = 0;
+    const targets: number[] = [];
+    let bound = 0; // route paths + their inner '/': at least the number of slots needed
     for (const [key, b] of byPath) {
-      this.#hasLen[key.length] = 1;
-      const h = hash(key);
-      let j = h & this.#mask;
-      while (slots[j * 4 + 3] !== -1) j = (j + 1) & this.#mask;
-      slots.set([h, key.length, off, keys.length], j * 4);
-      off += key.length;
-      keys.push(key);
-      this.#buckets.push(b);
+      if (key.charCodeAt(0) !== SLASH) continue; // not normalisable: can never match
       b.any.sort(compare);
       if (b.exact) for (const l of b.exact.values()) l.sort(compare);
       if (b.wild) for (const l of b.wild.values()) l.sort(compare);
+      // Exact/wildcard or port-set entries would sort before an unconstrained head.
+      const head = b.any[0];
+      const direct = b.exact === null && b.wild === null && head !== undefined && head.port === ANY_PORT && head.methods === null;
+      targets.push(direct ? DIRECT - head.index : this.#buckets.push(b) - 1);
+      keys.push(key);
+      if (key.charCodeAt(key.length - 1) === SLASH) this.#slashLen[key.length] = 1;
+      for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) === SLASH) bound++;
     }
+    let cap = 8;
+    while (cap < bound * 2) cap *= 2;
+    this.#slots = new Int32Array(cap * 4);
+    this.#mask = cap - 1;
+    for (let j = 3; j < this.#slots.length; j += 4) this.#slots[j] = EMPTY;
     this.#blob = keys.join(''); // flat
+    // Route paths first, then a marker for each segment prefix not yet in;
+    // a marker's text is the start of its route path in #blob.
+    for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) this.#insert(hash(keys[k]!), keys[k]!.length, off, targets[k]!);
+    for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) {
+      const key = keys[k]!;
+      let h = FNV_OFFSET;
+      for (let i = 0; i < key.length; i++) {
+        const c = key.charCodeAt(i);
+        if (c === SLASH && i > 0 && this.#find(key, i, h) === EMPTY) this.#insert(h, i, off, MARKER);
+        h = Math.imul(h ^ c, FNV_PRIME);
+      }
+    }
     const max = Math.floor(opts.cacheSize ?? DEFAULT_CACHE);
     this.#cache = max > 0 ? new LRUCache({ max }) : null;
   }
@@ -153,46 +178,71 @@ export class RouteTable<R extends Matchable> {
   }
 
   /**
-   * Longest prefix first. Candidates are the whole path and, at each '/', the
-   * prefix before it ('/api' of '/api/x') and the one including it ('/api/');
-   * their hashes are collected left to right, then probed right to left.
+   * Candidates are, at each '/', the prefix before it ('/api' of '/api/x')
+   * and the one including it ('/api/'), then the whole path. Buckets found
+   * are collected shortest first, then tried longest first.
    */
   #lookup(port: number, host: string, method: string, path: string): R | null {
     const n = path.length;
-    const hasLen = this.#hasLen;
-    let lens = candLen;
-    let hashes = candHash;
+    const slashLen = this.#slashLen;
+    let found = scratch;
     let k = 0;
     let h = FNV_OFFSET;
+    let walked = true;
     for (let i = 0; i < n; i++) {
       const c = path.charCodeAt(i);
-      if (c === SLASH) {
-        if (k + 2 > lens.length) [lens, hashes] = grow(k);
-        if (i > 0 && i < hasLen.length && hasLen[i] === 1) (lens[k] = i), (hashes[k++] = h);
+      if (c !== SLASH) {
         h = Math.imul(h ^ c, FNV_PRIME);
-        if (i + 1 < n && i + 1 < hasLen.length && hasLen[i + 1] === 1) (lens[k] = i + 1), (hashes[k++] = h);
-      } else h = Math.imul(h ^ c, FNV_PRIME);
+        continue;
+      }
+      if (k + 2 > found.length) found = grow(k);
+      if (i > 0) {
+        const b = this.#find(path, i, h);
+        if (b === EMPTY) {
+          walked = false; // nothing extends path[0, i)
+          break;
+        }
+        if (b !== MARKER) found[k++] = b;
+      }
+      h = Math.imul(h ^ c, FNV_PRIME);
+      if (i + 1 < n && i + 1 < slashLen.length && slashLen[i + 1] === 1) {
+        const b = this.#find(path, i + 1, h);
+        if (b >= 0 || b <= DIRECT) found[k++] = b;
+      }
     }
-    let e = n < hasLen.length && hasLen[n] === 1 ? this.#probe(path, n, h, port, host, method) : null;
-    while (e === null && k > 0) {
-      k--;
-      e = this.#probe(path, lens[k]!, hashes[k]!, port, host, method);
+    if (walked) {
+      const b = this.#find(path, n, h);
+      if (b >= 0 || b <= DIRECT) found[k++] = b;
     }
-    return e === null ? null : e.route;
+    while (k > 0) {
+      const b = found[--k]!;
+      if (b <= DIRECT) return this.routes[DIRECT - b]!;
+      const e = pick(this.#buckets[b]!, port, host, method);
+      if (e !== null) return e.route;
+    }
+    return null;
   }
 
-  /** The best applicable route whose path is path[0, len), hashed to h. */
-  #probe(path: string, len: number, h: number, port: number, host: string, method: string): Entry<R> | null {
+  #insert(h: number, len: number, off: number, target: number): void {
+    let j = h & this.#mask;
+    while (this.#slots[j * 4 + 3] !== EMPTY) j = (j + 1) & this.#mask;
+    const s = this.#slots;
+    (s[j * 4] = h), (s[j * 4 + 1] = len), (s[j * 4 + 2] = off), (s[j * 4 + 3] = target);
+  }
+
+  /** The slot target of path[0, len) (hash h), or EMPTY when not indexed. */
+  #find(path: string, len: number, h: number): number {
     const slots = this.#slots;
     const blob = this.#blob;
-    for (let j = (h & this.#mask) * 4; ; j = (j + 4) & (this.#mask * 4 + 3)) {
+    const wrap = this.#mask * 4 + 3;
+    for (let j = (h & this.#mask) * 4; ; j = (j + 4) & wrap) {
       const b = slots[j + 3]!;
-      if (b === -1) return null;
+      if (b === EMPTY) return EMPTY;
       if (slots[j] !== h || slots[j + 1] !== len) continue;
       const off = slots[j + 2]!;
       let i = 0;
       while (i < len && blob.charCodeAt(off + i) === path.charCodeAt(i)) i++;
-      if (i === len) return pick(this.#buckets[b]!, port, host, method);
+      if (i === len) return b;
     }
   }
 }
@@ -206,18 +256,13 @@ function hash(s: string): number {
   return h;
 }
 
-// Scratch for #lookup's candidates, shared by all tables: lookups are
+// Scratch for #lookup's bucket indices, shared by all tables: lookups are
 // synchronous and never re-entered. Grows (rarely) for paths with many '/'.
-let candLen: Int32Array = new Int32Array(64);
-let candHash: Int32Array = new Int32Array(64);
-function grow(used: number): [Int32Array, Int32Array] {
-  const l = new Int32Array(Math.max(64, used * 2));
-  const h = new Int32Array(l.length);
-  l.set(candLen.subarray(0, used));
-  h.set(candHash.subarray(0, used));
-  candLen = l;
-  candHash = h;
-  return [l, h];
+let scratch: Int32Array = new Int32Array(64);
+function grow(used: number): Int32Array {
+  const next = new Int32Array(Math.max(64, used * 2));
+  next.set(scratch.subarray(0, used));
+  return (scratch = next);
 }
 
 /** Best applicable entry of a bucket: each group's first fit, then the tie-break across groups. */
