@@ -102,9 +102,11 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
   // where the JSON breaks; a "__proto__" key stays an own property (JSON.parse
   // never touches prototypes) and validation reports it as an unknown field.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/(?:[\w.+-]+\+)?json$/i, { parseAs: 'string' }, (_req, body, done) => {
+  // An empty body is no body (a DELETE sent with a JSON content type); an
+  // endpoint that needs one says so.
+  app.addContentTypeParser(/^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i, { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(new ApiError(400, 'invalid_json', 'request body is empty (content-type is application/json)'), undefined);
+    if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
     } catch (err) {
@@ -118,7 +120,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
 
   await app.register(fastifySwagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: { title: 'Switchyard admin API', version: VERSION, description: 'CONTRACT §3' },
       components: tokenHash
         ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
@@ -163,11 +165,11 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
 
   // ---- health, readiness, metrics, OpenAPI -------------------------------
 
-  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: anyObject('The process serves') } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { summary: 'Liveness (no token needed)', security: [], response: { 200: anyObject('The process serves') } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
-    { schema: { summary: 'Readiness: 200 once the routing table is loaded', response: { 200: anyObject('Ready'), 503: anyObject('Not ready yet') } } },
+    { schema: { summary: 'Readiness: 200 once the routing table is loaded (no token needed)', security: [], response: { 200: anyObject('Ready'), 503: anyObject('Not ready yet') } } },
     async (_req, reply) => {
       const body = { ready: view.ready, store: view.storeConnected ? 'connected' : 'disconnected', appliedRevision: view.appliedRevision };
       return reply.code(view.ready ? 200 : 503).send(body);
@@ -210,6 +212,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
     kind: ResourceKind;
     key: 'id' | 'name';
     singular: 'route' | 'upstream';
+    a: 'a' | 'an';
     schemaRef: string;
     body: (entry: StoredEntry) => Record<string, unknown>;
     validate: (body: unknown, id: string) => ReturnType<typeof validateRoute> | ReturnType<typeof validateUpstream>;
@@ -219,6 +222,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
       kind: 'routes',
       key: 'id',
       singular: 'route',
+      a: 'a',
       schemaRef: 'Route#',
       body: routeBody,
       validate: (body, id) => validateRoute(body, view.listenerPolicy, id),
@@ -227,6 +231,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
       kind: 'upstreams',
       key: 'name',
       singular: 'upstream',
+      a: 'an',
       schemaRef: 'Upstream#',
       body: upstreamBody,
       validate: (body, name) => validateUpstream(body, name),
@@ -279,7 +284,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
       {
         schema: {
           tags,
-          summary: `Create or replace a ${k.singular}`,
+          summary: `Create or replace ${k.a} ${k.singular}`,
           params: idParams(k.key),
           headers: ifMatchHeaders,
           body: { $ref: k.schemaRef },
@@ -315,9 +320,9 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
       {
         schema: {
           tags,
-          summary: `Delete a ${k.singular}`,
+          summary: `Delete ${k.a} ${k.singular}`,
           params: idParams(k.key),
-          headers: ifMatchHeaders,
+          headers: { type: 'object', properties: { 'if-match': ifMatchHeaders.properties['if-match'] } },
           response: {
             200: anyObject(`{ revision, ${k.key}, deleted: true }`),
             404: errorRef('No such resource'),

@@ -133,7 +133,7 @@ export function checkRoutePort(port: number, policy: ListenerPolicy): string | n
 export function validateRoute(value: unknown, policy: ListenerPolicy | null, idFromPath?: string): ValidationResult<RouteSpec> {
   const errors: ConfigErrorDetail[] = [];
   if (!isPlainObject(value)) {
-    return { ok: false, errors: [{ field: '', message: value === undefined ? 'a route object is required' : 'must be object' }] };
+    return { ok: false, errors: [{ field: '', message: value === undefined ? 'a route object is required (the request body is empty)' : 'must be object' }] };
   }
   if (!routeValidator(value)) errors.push(...mapAjvErrors(routeValidator.errors));
   checkIdAgainstPath(value, 'id', idFromPath, errors);
@@ -193,7 +193,7 @@ function checkTargets(pools: Record<string, unknown>, errors: ConfigErrorDetail[
 export function validateUpstream(value: unknown, nameFromPath?: string): ValidationResult<UpstreamSpec> {
   const errors: ConfigErrorDetail[] = [];
   if (!isPlainObject(value)) {
-    return { ok: false, errors: [{ field: '', message: value === undefined ? 'an upstream object is required' : 'must be object' }] };
+    return { ok: false, errors: [{ field: '', message: value === undefined ? 'an upstream object is required (the request body is empty)' : 'must be object' }] };
   }
   if (!upstreamValidator(value)) errors.push(...mapAjvErrors(upstreamValidator.errors));
   checkIdAgainstPath(value, 'name', nameFromPath, errors);

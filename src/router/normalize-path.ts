@@ -104,8 +104,10 @@ function decodeUnreserved(p: string): string | null {
  * A path the prefix does not match segment-wise is returned unchanged.
  */
 export function stripPrefix(path: string, prefix: string): string {
-  // '/api/' strips like '/api' so the remainder keeps its leading slash.
-  const p = prefix.charCodeAt(prefix.length - 1) === SLASH ? prefix.slice(0, -1) : prefix;
+  // Normalised like RouteTable indexes it ('/%61pi' is '/api'); '/api/'
+  // strips like '/api' so the remainder keeps its leading slash.
+  let p = normalizePath(prefix) ?? prefix;
+  if (p.charCodeAt(p.length - 1) === SLASH) p = p.slice(0, -1);
   if (p.length === 0) return path;
   if (!path.startsWith(p)) return path;
   if (path.length === p.length) return '/';

@@ -23,6 +23,8 @@ const HOST_EXACT = 0;
 const HOST_WILD = 1;
 const HOST_ANY = 2;
 const DEFAULT_CACHE = 10_000;
+/** Longer host+path pairs bypass the cache, so it holds at most ~max * 256 chars. */
+const MAX_CACHED_KEY = 256;
 const EMPTY = -1; // free index slot
 const MARKER = -2; // slot of a segment prefix that is no route path itself
 const DIRECT = -3; // slot value DIRECT - i: the path's routes always resolve to routes[i]
@@ -64,8 +66,9 @@ export class RouteTable<R extends Matchable> {
   // latency dominates lookups).
   #buckets: Bucket<R>[] = [];
   #blob: string;
-  #slots: Int32Array; // load factor <= 0.5
-  #mask: number;
+  #slots!: Int32Array; // load factor <= 0.7
+  #mask = 0;
+  #used = 0;
   /** slashLen[k] === 1 when a route path of length k ends in '/': skips most '/a/' probes. */
   #slashLen: Uint8Array;
   #ports = new Set<number>();
@@ -120,21 +123,20 @@ export class RouteTable<R extends Matchable> {
       if (b.wild) for (const l of b.wild.values()) l.sort(compare);
       // Exact/wildcard or port-set entries would sort before an unconstrained head.
       const head = b.any[0];
-      const direct = b.exact === null && b.wild === null && head !== undefined && head.port === ANY_PORT && head.methods === null;
+      const direct =
+        b.exact === null && b.wild === null && head !== undefined && head.port === ANY_PORT && head.methods === null;
       targets.push(direct ? DIRECT - head.index : this.#buckets.push(b) - 1);
       keys.push(key);
       if (key.charCodeAt(key.length - 1) === SLASH) this.#slashLen[key.length] = 1;
       for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) === SLASH) bound++;
     }
-    let cap = 8;
-    while (cap < bound * 2) cap *= 2;
-    this.#slots = new Int32Array(cap * 4);
-    this.#mask = cap - 1;
-    for (let j = 3; j < this.#slots.length; j += 4) this.#slots[j] = EMPTY;
+    this.#resize(bound); // an upper bound: shared prefixes are counted once below
     this.#blob = keys.join(''); // flat
     // Route paths first, then a marker for each segment prefix not yet in;
     // a marker's text is the start of its route path in #blob.
-    for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) this.#insert(hash(keys[k]!), keys[k]!.length, off, targets[k]!);
+    for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) {
+      this.#insert(hash(keys[k]!), keys[k]!.length, off, targets[k]!);
+    }
     for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) {
       const key = keys[k]!;
       let h = FNV_OFFSET;
@@ -144,6 +146,7 @@ export class RouteTable<R extends Matchable> {
         h = Math.imul(h ^ c, FNV_PRIME);
       }
     }
+    this.#resize(this.#used);
     const max = Math.floor(opts.cacheSize ?? DEFAULT_CACHE);
     this.#cache = max > 0 ? new LRUCache({ max }) : null;
   }
@@ -162,11 +165,16 @@ export class RouteTable<R extends Matchable> {
     return this.#ports;
   }
 
-  /** `path` must already be normalised (normalizePath). `host` may carry ':port'. */
+  /**
+   * `path` must already be normalised (normalizePath); `host` is the Host
+   * header (':port' allowed, any case); `method` as Node reports it (upper-case).
+   */
   match(port: number, host: string | undefined, method: string, path: string): R | null {
     const h = host ? normHost(host) : '';
     const cache = this.#cache;
-    if (cache === null) return this.#lookup(port, h, method, path);
+    if (cache === null || h.length + path.length > MAX_CACHED_KEY) {
+      return this.#lookup(port, h, method, path);
+    }
     // Unambiguous key: port is digits and method a token (no spaces); the
     // host length says where the host ends and the path starts.
     const key = port + ' ' + method + ' ' + h.length + ' ' + h + path;
@@ -223,22 +231,48 @@ export class RouteTable<R extends Matchable> {
     return null;
   }
 
+  /** (Re)allocate the slots for n entries at load <= 0.7, moving any present. */
+  #resize(n: number): void {
+    let cap = 8;
+    while (cap * 0.7 < n) cap *= 2;
+    const old = this.#slots;
+    if (old !== undefined && old.length === cap * 4) return;
+    this.#slots = new Int32Array(cap * 4);
+    this.#mask = cap - 1;
+    this.#used = 0;
+    for (let j = 3; j < this.#slots.length; j += 4) this.#slots[j] = EMPTY;
+    if (old === undefined) return;
+    for (let j = 0; j < old.length; j += 4) {
+      if (old[j + 3] !== EMPTY) this.#insert(old[j]!, old[j + 1]!, old[j + 2]!, old[j + 3]!);
+    }
+  }
+
   #insert(h: number, len: number, off: number, target: number): void {
+    this.#used++;
     let j = h & this.#mask;
     while (this.#slots[j * 4 + 3] !== EMPTY) j = (j + 1) & this.#mask;
     const s = this.#slots;
     (s[j * 4] = h), (s[j * 4 + 1] = len), (s[j * 4 + 2] = off), (s[j * 4 + 3] = target);
   }
 
-  /** The slot target of path[0, len) (hash h), or EMPTY when not indexed. */
+  /**
+   * The slot target of path[0, len) (hash h), or EMPTY when not indexed.
+   * Route paths are compared in full; a marker is taken on hash and length
+   * alone (saves a cache miss a lookup): a false one only walks further.
+   */
   #find(path: string, len: number, h: number): number {
     const slots = this.#slots;
     const blob = this.#blob;
     const wrap = this.#mask * 4 + 3;
+    let marker = false;
     for (let j = (h & this.#mask) * 4; ; j = (j + 4) & wrap) {
       const b = slots[j + 3]!;
-      if (b === EMPTY) return EMPTY;
+      if (b === EMPTY) return marker ? MARKER : EMPTY;
       if (slots[j] !== h || slots[j + 1] !== len) continue;
+      if (b === MARKER) {
+        marker = true; // the chain may still hold the real entry: keep looking
+        continue;
+      }
       const off = slots[j + 2]!;
       let i = 0;
       while (i < len && blob.charCodeAt(off + i) === path.charCodeAt(i)) i++;

@@ -43,7 +43,9 @@ function upstream(mut: (u: any) => void): unknown {
 
 const CASES: Case[] = [
   { name: 'malformed JSON', path: '/routes/orders', body: undefined, raw: '{"id": "orders", "match": {', status: 400, error: 'invalid_json', says: /JSON/ },
-  { name: 'empty JSON body', path: '/routes/orders', body: undefined, raw: '', status: 400, error: 'invalid_json', says: /empty/ },
+  { name: 'empty JSON body', path: '/routes/orders', body: undefined, raw: '', status: 400, error: 'invalid_config', field: '', says: 'empty' },
+  { name: 'whitespace JSON body', path: '/upstreams/orders', body: undefined, raw: ' \n ', status: 400, error: 'invalid_config', field: '', says: 'required' },
+  { name: 'JSON with a charset parameter is JSON', path: '/routes/orders', body: route((r) => (r.match.path = 'nope')), headers: { 'content-type': 'application/json; charset=utf-8' }, status: 400, error: 'invalid_config', field: '/match/path' },
   { name: 'body is an array', path: '/routes/orders', body: [ROUTE], status: 400, error: 'invalid_config', field: '', says: 'must be object' },
   { name: 'body is a JSON string', path: '/upstreams/orders', body: 'orders', status: 400, error: 'invalid_config', field: '', says: 'must be object' },
   { name: 'body is null', path: '/routes/orders', body: null, status: 400, error: 'invalid_config', field: '' },
@@ -130,7 +132,8 @@ describe('admin API rejects bad input', () => {
 
   test('the valid baseline bodies are accepted (control)', async () => {
     const before = await storeRevision(gw);
-    const r = await admin(gw, 'PUT', '/routes/orders', route((x) => (x.match.port = 42005)));
+    const listenPort = Number(new URL(gw.dataUrls[0]!).port);
+    const r = await admin(gw, 'PUT', '/routes/orders', route((x) => (x.match.port = listenPort)));
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.revision, before + 1);
     const u = await admin(gw, 'PUT', '/upstreams/orders', UPSTREAM);

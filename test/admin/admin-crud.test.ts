@@ -182,7 +182,8 @@ describe('admin API CRUD', () => {
     assert.match(c.body.message, /orders/);
     assert.equal((await admin(gw, 'GET', '/upstreams')).body.revision, before, 'nothing written');
 
-    const dr = await admin(gw, 'DELETE', '/routes/orders');
+    // Some clients send a JSON content type with an empty DELETE body.
+    const dr = await admin(gw, 'DELETE', '/routes/orders', undefined, { 'content-type': 'application/json' });
     assert.equal(dr.status, 200, JSON.stringify(dr.body));
     assert.equal(dr.body.id, 'orders');
     assert.ok(dr.body.revision > before);

@@ -126,6 +126,8 @@ test('stripPrefix', async (t) => {
     ['/api/', '/api/', '/'],
     ['/apix', '/api', '/apix'], // not a segment match: untouched
     ['/other', '/api', '/other'],
+    ['/api/x', '/%61pi', '/x'], // prefix normalised like the route table does
+    ['/api/x', '//api/./', '/x'],
   ];
   for (const [path, prefix, want] of cases) {
     await t.test(`${prefix} on ${path}`, () => assert.equal(stripPrefix(path, prefix), want));

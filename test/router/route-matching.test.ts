@@ -57,6 +57,36 @@ test('no route -> null', (t) =>
     ],
   ));
 
+test('segment prefixes of route paths are not routes themselves', (t) =>
+  table(
+    t,
+    [r('deep', { path: '/a/b/c' }), r('deep-dir', { path: '/x/y/' }), r('root', { path: '/' })],
+    [
+      ['/a/b/c/d', 80, undefined, 'GET', '/a/b/c/d', 'deep'],
+      ['/a/b/c', 80, undefined, 'GET', '/a/b/c', 'deep'],
+      ['/a/b is only a prefix', 80, undefined, 'GET', '/a/b', 'root'],
+      ['/a/b/ is only a prefix', 80, undefined, 'GET', '/a/b/', 'root'],
+      ['/a/bc', 80, undefined, 'GET', '/a/b/cd', 'root'],
+      ['/a/x below a prefix', 80, undefined, 'GET', '/a/x/c', 'root'],
+      ['/x/y does not match /x/y/', 80, undefined, 'GET', '/x/y', 'root'],
+      ['/x/y/z', 80, undefined, 'GET', '/x/y/z', 'deep-dir'],
+      ['unknown first segment', 80, undefined, 'GET', '/q/a/b/c', 'root'],
+    ],
+  ));
+
+test('deep and long paths', () => {
+  const deep = '/d'.repeat(200); // more '/' than the lookup scratch holds at first
+  const t = new RouteTable([r('deep', { path: deep }), r('d', { path: '/d' }), r('long', { path: '/l' })]);
+  assert.equal(t.match(80, undefined, 'GET', deep + '/x')?.id, 'deep');
+  assert.equal(t.match(80, undefined, 'GET', '/d'.repeat(150))?.id, 'd');
+  const long = '/l/' + 'x'.repeat(5000); // bypasses the cache
+  assert.equal(t.match(80, undefined, 'GET', long)?.id, 'long');
+  assert.equal(t.match(80, undefined, 'GET', long)?.id, 'long');
+  assert.equal(t.cacheSize, 0, 'keys over 256 chars are not cached');
+  assert.equal(t.match(80, undefined, 'GET', '/d/x')?.id, 'd');
+  assert.equal(t.cacheSize, 1);
+});
+
 test('empty table -> null', () => {
   const t = new RouteTable<Route>([]);
   assert.equal(t.match(80, 'x', 'GET', '/'), null);
@@ -389,4 +419,26 @@ test('agrees with a linear reference matcher on a random corpus', () => {
     const got = t.match(port, host, method, path);
     assert.equal(got?.id, want?.id, `${port} ${host} ${method} ${path}`);
   }
+});
+
+test('hash collisions never produce a wrong match', () => {
+  // The index hashes paths with 32-bit FNV-1a; two same-length paths that collide:
+  const fnv = (s: string) => {
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h;
+  };
+  const [a, b] = ['/112vu', '/1cuea']; // found by a birthday search over '/' + 5 base-36 chars
+  assert.equal(fnv(a), fnv(b));
+  // a is a route path and a marker (prefix of a + '/x/y'); b must match neither.
+  const t = new RouteTable([r('root', { path: '/' }), r('a', { path: a }), r('a-deep', { path: a + '/x/y' })]);
+  assert.equal(t.match(80, undefined, 'GET', a)?.id, 'a');
+  assert.equal(t.match(80, undefined, 'GET', a + '/x/y/z')?.id, 'a-deep');
+  assert.equal(t.match(80, undefined, 'GET', b)?.id, 'root');
+  assert.equal(t.match(80, undefined, 'GET', b + '/x/y')?.id, 'root');
+  // b only as a marker (of b + '/q'), a as a route: the collision must not hide a.
+  const t2 = new RouteTable([r('b-deep', { path: b + '/q' }), r('a', { path: a })]);
+  assert.equal(t2.match(80, undefined, 'GET', a + '/q')?.id, 'a');
+  assert.equal(t2.match(80, undefined, 'GET', b + '/q')?.id, 'b-deep');
+  assert.equal(t2.match(80, undefined, 'GET', b), null);
 });

@@ -1,0 +1,144 @@
+// `switchyard`: the real CLI (`node dist/src/cli.js start`) with a file store.
+// prepare() starts it once on a seed store directory and writes the upstream
+// and the routes through the admin API (PUTs in parallel batches); every
+// round then starts a fresh process on a copy of that directory, so seeding
+// 10 000 routes happens once per scenario, not once per round.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { httpRequest, jsonRequest } from '../lib/http.js';
+import { SWITCHYARD_CLI } from '../lib/paths.js';
+import { startProcess, type Spawned } from '../lib/spawn.js';
+import type { BenchEnv, Candidate, ScenarioContext } from '../lib/types.js';
+import type { RouteSpec, UpstreamSpec } from '../../src/resources.js';
+import { nodeFlags } from './node-flags.js';
+
+/** The upstream every seeded route points to. */
+export const BENCH_UPSTREAM = 'bench';
+
+export interface SwitchyardOptions {
+  /** Candidate name (default `switchyard`). */
+  name?: string;
+  /** Routes to load; they should point to BENCH_UPSTREAM. Default: one route `/`. */
+  routes?: () => RouteSpec[];
+  /** Concurrent admin PUTs while seeding. */
+  concurrency?: number;
+  log?: (msg: string) => void;
+}
+
+interface Gateway {
+  proc: Spawned;
+  dataUrl: string;
+  adminUrl: string;
+}
+
+async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[]): Promise<Gateway> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(childEnv)) if (k.startsWith('SWITCHYARD_')) delete childEnv[k];
+  const proc = await startProcess({
+    name,
+    command: process.execPath,
+    args: [
+      ...nodeArgs,
+      SWITCHYARD_CLI,
+      'start',
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--store',
+      `file:${storeDir}`,
+      '--log-level',
+      'warn',
+      '--grace-ms',
+      '2000',
+    ],
+    ready: [/data-plane listening on (http:\/\/\S+)/, /admin listening on (http:\/\/\S+)/],
+    cpu: env.proxyCpu,
+    env: childEnv,
+    timeoutMs: 60_000,
+  });
+  return { proc, dataUrl: proc.matches[0]![1]!, adminUrl: proc.matches[1]![1]! };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export function switchyard(opts: SwitchyardOptions = {}): Candidate {
+  const name = opts.name ?? 'switchyard';
+  const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+  let seedDir: string | null = null;
+  let routeCount = 0;
+
+  return {
+    name,
+
+    async prepare(ctx: ScenarioContext) {
+      seedDir = mkdtempSync(path.join(ctx.env.tmpRoot, `${name}-seed-`));
+      const routes = opts.routes ? opts.routes() : [{ id: 'bench', match: { path: '/' }, upstream: BENCH_UPSTREAM }];
+      routeCount = routes.length;
+      const gw = await startSwitchyard(ctx.env, `${name} (seeding)`, seedDir, []);
+      try {
+        const t0 = performance.now();
+        const upstream: UpstreamSpec = { name: BENCH_UPSTREAM, pools: { main: { targets: [ctx.upstream.url] } }, weights: { main: 100 } };
+        await jsonRequest(`${gw.adminUrl}/upstreams/${BENCH_UPSTREAM}`, 'PUT', upstream);
+        await parallel(routes, opts.concurrency ?? 32, (r) => jsonRequest(`${gw.adminUrl}/routes/${encodeURIComponent(r.id)}`, 'PUT', r));
+        const listed = (await jsonRequest(`${gw.adminUrl}/routes`, 'GET')) as unknown;
+        const n = Array.isArray(listed) ? listed.length : Array.isArray((listed as { items?: unknown[] })?.items) ? (listed as { items: unknown[] }).items.length : NaN;
+        if (Number.isFinite(n) && n !== routes.length) throw new Error(`${name}: seeded ${routes.length} routes, GET /routes lists ${n}`);
+        if (routes.length > 1) log(`${name}: seeded ${routes.length} routes through the admin API in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } finally {
+        await gw.proc.stop(5000);
+      }
+    },
+
+    async start(ctx) {
+      if (seedDir === null) throw new Error(`${name}: prepare() was not run`);
+      const storeDir = mkdtempSync(path.join(ctx.env.tmpRoot, `${name}-r${ctx.round}-`));
+      cpSync(seedDir, storeDir, { recursive: true, filter: (src) => path.basename(src) !== 'lock' });
+      let gw: Gateway | null = null;
+      try {
+        const t0 = performance.now();
+        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name));
+        // Serving once the routing table is loaded: poll the benchmarked path.
+        const probeUrl = gw.dataUrl + ctx.scenario.request.path;
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const res = await httpRequest(probeUrl).catch(() => null);
+          if (res?.status === 200) break;
+          if (gw.proc.exited) throw new Error(`${name} exited:\n${gw.proc.output()}`);
+          if (Date.now() > deadline) throw new Error(`${name}: ${probeUrl} never answered 200 (last ${res?.status ?? 'no answer'}) with ${routeCount} routes`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        if (routeCount > 1 && ctx.round === 1) log(`${name}: serving ${routeCount} routes ${((performance.now() - t0) / 1000).toFixed(1)} s after spawn`);
+        const started = gw;
+        return {
+          url: started.dataUrl,
+          pid: started.proc.pid,
+          stop: async () => {
+            try {
+              await started.proc.stop(5000);
+            } finally {
+              rmSync(storeDir, { recursive: true, force: true });
+            }
+          },
+        };
+      } catch (err) {
+        await gw?.proc.stop(2000);
+        rmSync(storeDir, { recursive: true, force: true });
+        throw err;
+      }
+    },
+
+    async cleanup() {
+      if (seedDir) rmSync(seedDir, { recursive: true, force: true });
+      seedDir = null;
+    },
+  };
+}

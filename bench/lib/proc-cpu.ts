@@ -1,0 +1,68 @@
+// CPU time of a process from /proc/<pid>/stat: utime + stime (fields 14 and
+// 15) in clock ticks, all threads included. Children that are alive at sample
+// time are added (a proxy that forks workers is charged for them too).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+let clkTck: number | null = null;
+
+/** `getconf CLK_TCK`, usually 100; 100 when getconf is missing. */
+export function clockTicksPerSecond(): number {
+  if (clkTck === null) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+interface Stat {
+  ppid: number;
+  ticks: number;
+}
+
+function readStat(pid: number): Stat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state): field N is f[N - 3].
+  return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+}
+
+/** utime + stime ticks of `pid` and its live descendants; throws if pid is gone. */
+export function cpuTicks(pid: number): number {
+  const own = readStat(pid);
+  if (own === null) throw new Error(`no /proc/${pid}/stat: process is gone`);
+  let total = own.ticks;
+  const children = new Map<number, number[]>();
+  const stats = new Map<number, Stat>();
+  for (const name of readdirSync('/proc')) {
+    const p = Number(name);
+    if (!Number.isInteger(p) || p === pid) continue;
+    const s = readStat(p);
+    if (s === null) continue;
+    stats.set(p, s);
+    const list = children.get(s.ppid);
+    if (list) list.push(p);
+    else children.set(s.ppid, [p]);
+  }
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length > 0) {
+    const p = queue.pop()!;
+    total += stats.get(p)!.ticks;
+    queue.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
+/** Microseconds of CPU for a tick delta. */
+export function ticksToMicros(ticks: number): number {
+  return (ticks * 1e6) / clockTicksPerSecond();
+}

@@ -1,0 +1,666 @@
+// The etcd store (`--store etcd://H:P[,H:P...]`, CONTRACT §1): routes and
+// upstreams under `<prefix>routes/<id>` and `<prefix>upstreams/<name>`, the
+// value being the stored JSON text verbatim.
+//
+// Reads: load() is one range read over [<prefix>routes/, <prefix>upstreams0)
+// at one revision R (the response header's). The watch follows that range from
+// R+1 and applies events in order to a copy-on-write snapshot; everything that
+// arrives in one watch response or before the next setImmediate is delivered
+// as one snapshot (latest wins). On any doubt (watcher 'error', e.g. a
+// compacted start revision; 'disconnected'; a reconnect; events out of order;
+// a write that never shows up on the watch) the watch is dropped, everything is
+// listed again at a fresh revision, that snapshot is delivered if it differs
+// from the last one delivered, and a new watch starts at its revision + 1. Each
+// watch runs on its own short-lived client: a fresh gRPC stream with a fresh
+// auth token (etcd3 re-authenticates unary calls whose token expired, but a
+// watch stream keeps the token it was opened with).
+//
+// Writes are txns so they return the revision they produced and can be
+// conditional (mod_revision compare). Deleting an upstream compares, in the
+// same txn, that no key under routes/ was created or changed since the
+// revision at which the routes were checked (a range compare: one op however
+// many routes exist), and retries with the fresh routes if one was.
+//
+// Deadlines: every call carries an absolute deadline of requestTimeoutMs, plus
+// a local timer 500 ms later in case the client itself hangs, so a write
+// against a dead or hung etcd rejects with StoreUnavailableError in bounded
+// time; it never resolves unless etcd committed it.
+import {
+  Etcd3, GRPCDeadlineExceededError, type ICompare, type IKeyValue, type IOptions, type IRangeRequest, type IRequestOp,
+  type ITxnResponse, type IWatchResponse,
+} from 'etcd3';
+import type { ResourceKind } from '../resources.js';
+import { etcdClientOptions, isAuthError, isUnreachable, prefixEnd } from './etcd-client.js';
+import {
+  ConflictError, NotFoundError, PreconditionFailedError, StoreError, StoreUnavailableError, routeUpstreamOf,
+  type Store, type StoredEntry, type StoreSnapshot, type WriteOptions,
+} from './store.js';
+
+export interface EtcdStoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface EtcdStoreOptions {
+  /** Client URLs, e.g. ['http://127.0.0.1:2379'] (see parseEtcdUri). */
+  endpoints: string[];
+  /** Key prefix, e.g. '/switchyard/'. */
+  prefix: string;
+  /** TLS material; when given, endpoints are contacted over https. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  auth?: { username: string; password: string };
+  /** Deadline of every etcd call. Default 3000. */
+  requestTimeoutMs?: number;
+  logger?: EtcdStoreLogger;
+}
+
+/** `etcd://h:p,h:p` or `etcds://h:p` -> client URLs (port 2379 when omitted). */
+export function parseEtcdUri(uri: string): { endpoints: string[]; tls: boolean } {
+  const m = /^(etcds?):\/\/(.*)$/i.exec(uri.trim());
+  if (!m) throw new Error(`not an etcd store URI: "${uri}" (expected etcd://HOST:PORT[,HOST:PORT...] or etcds://...)`);
+  const tls = m[1]!.toLowerCase() === 'etcds';
+  const rest = m[2]!.replace(/\/+$/, '');
+  if (!rest) throw new Error(`etcd store URI "${uri}" names no endpoint`);
+  if (/[/?#@]/.test(rest)) {
+    throw new Error(
+      `etcd store URI "${uri}" may only list HOST:PORT pairs (credentials go in SWITCHYARD_ETCD_USER / SWITCHYARD_ETCD_PASSWORD)`,
+    );
+  }
+  const endpoints = rest.split(',').map((raw) => {
+    const part = raw.trim();
+    const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(part);
+    const hp = v6 ? null : /^([A-Za-z0-9.-]+)(?::(\d+))?$/.exec(part);
+    const host = v6 ? `[${v6[1]}]` : hp?.[1];
+    const portText = v6 ? v6[2] : hp?.[2];
+    const port = portText === undefined ? 2379 : Number(portText);
+    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`etcd store URI "${uri}": bad endpoint "${part}" (expected HOST:PORT)`);
+    }
+    return `${tls ? 'https' : 'http'}://${host}:${port}`;
+  });
+  return { endpoints, tls };
+}
+
+/** A Map that refuses changes once sealed: emitted snapshots are shared by every consumer. */
+class SnapshotMap<K, V> extends Map<K, V> {
+  #sealed = false;
+  static copyOf<K, V>(from: ReadonlyMap<K, V>): SnapshotMap<K, V> {
+    const m = new SnapshotMap<K, V>();
+    for (const [k, v] of from) m.set(k, v);
+    return m;
+  }
+  seal(): this {
+    this.#sealed = true;
+    return this;
+  }
+  override set(k: K, v: V): this {
+    if (this.#sealed) throw new TypeError('store snapshots are immutable');
+    return super.set(k, v);
+  }
+  override delete(k: K): boolean {
+    if (this.#sealed) throw new TypeError('store snapshots are immutable');
+    return super.delete(k);
+  }
+  override clear(): void {
+    if (this.#sealed) throw new TypeError('store snapshots are immutable');
+    super.clear();
+  }
+}
+
+type EntryMap = SnapshotMap<string, StoredEntry>;
+const EMPTY: ReadonlyMap<string, StoredEntry> = new SnapshotMap<string, StoredEntry>().seal();
+
+function snapshotOf(revision: number, routes: ReadonlyMap<string, StoredEntry>, upstreams: ReadonlyMap<string, StoredEntry>): StoreSnapshot {
+  return Object.freeze({ revision, routes, upstreams });
+}
+
+function sameEntries(a: ReadonlyMap<string, StoredEntry>, b: ReadonlyMap<string, StoredEntry>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [id, e] of a) {
+    const o = b.get(id);
+    if (!o || o.modRevision !== e.modRevision || o.raw !== e.raw) return false;
+  }
+  return true;
+}
+
+const closedError = () => new StoreUnavailableError('etcd store is closed');
+const nextBackoff = (ms: number) => (ms ? Math.min(1000, ms * 2) : 100);
+const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+interface Pending {
+  revision: number;
+  routes: EntryMap | null; // null = unchanged since #state
+  upstreams: EntryMap | null;
+}
+
+const quietLogger: EtcdStoreLogger = { info() {}, warn() {}, error() {} };
+
+export class EtcdStore implements Store {
+  readonly kind = 'etcd' as const;
+
+  readonly #client: Etcd3;
+  readonly #clientOptions: () => IOptions;
+  readonly #prefix: string;
+  readonly #timeout: number;
+  readonly #log: EtcdStoreLogger;
+  readonly #rangeStart: Buffer; // <prefix>routes/
+  readonly #rangeEnd: Buffer; // <prefix>upstreams0 (end of <prefix>upstreams/)
+  readonly #routesStart: Buffer;
+  readonly #routesEnd: Buffer;
+
+  #connected = false;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #probing = false;
+
+  /** The newest snapshot known (from a full read or the watch). */
+  #state: StoreSnapshot | null = null;
+  /** Watch events applied since #state, not yet turned into a snapshot. */
+  #pending: Pending | null = null;
+  #flushQueued = false;
+  /** Watch events at or below this revision are already in #state (it came from a full read). */
+  #skipThrough = 0;
+  #delivered: StoreSnapshot | null = null;
+  readonly #listeners = new Set<(s: StoreSnapshot) => void>();
+  #watchCtl: AbortController | null = null;
+  /** Ends the current watcher so the watch loop re-lists (set while a watcher runs). */
+  #kick: ((why: string) => void) | null = null;
+  #waiters: Array<{ rev: number; done: () => void }> = [];
+
+  private constructor(opts: EtcdStoreOptions) {
+    if (!opts.endpoints.length) throw new Error('etcd store: no endpoints');
+    this.#prefix = opts.prefix;
+    this.#timeout = opts.requestTimeoutMs ?? 3000;
+    this.#log = opts.logger ?? quietLogger;
+    const connect = { endpoints: opts.endpoints, tls: opts.tls, auth: opts.auth, requestTimeoutMs: this.#timeout };
+    this.#clientOptions = () => etcdClientOptions(connect);
+    this.#client = new Etcd3(this.#clientOptions());
+    this.#rangeStart = Buffer.from(`${this.#prefix}routes/`);
+    this.#rangeEnd = prefixEnd(Buffer.from(`${this.#prefix}upstreams/`));
+    this.#routesStart = this.#rangeStart;
+    this.#routesEnd = prefixEnd(this.#routesStart);
+  }
+
+  /**
+   * Opens the store. An unreachable etcd is not an error (the gateway keeps
+   * serving its last table; `connected` is false until etcd answers); bad
+   * credentials are.
+   */
+  static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
+    const store = new EtcdStore(opts);
+    try {
+      await store.#call('probe', (o) => store.#client.kv.range({ key: store.#rangeStart, range_end: store.#rangeEnd, count_only: true }, o), true);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError && !isAuthError((err as { cause?: unknown }).cause)) {
+        store.#log.warn({ err, endpoints: opts.endpoints }, 'etcd store: etcd is not reachable yet; continuing without it');
+      } else {
+        await store.close();
+        throw err;
+      }
+    }
+    return store;
+  }
+
+  /** False while etcd is unreachable: after a failed call or a dropped watch, until a call succeeds again. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  async load(): Promise<StoreSnapshot> {
+    const snap = await this.#readAll();
+    this.#absorb(snap);
+    return snap;
+  }
+
+  async get(kind: ResourceKind, id: string): Promise<StoredEntry | null> {
+    const key = this.#key(kind, id);
+    const res = await this.#call('get', (o) => this.#client.kv.range({ key }, o), true);
+    const kv = res.kvs[0];
+    return kv ? Object.freeze({ id, raw: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }) : null;
+  }
+
+  watch(onSnapshot: (snapshot: StoreSnapshot) => void, signal: AbortSignal): void {
+    if (signal.aborted || this.#closed) return;
+    const l = (s: StoreSnapshot) => onSnapshot(s); // own identity: one listener may watch twice
+    this.#listeners.add(l);
+    signal.addEventListener('abort', () => {
+      this.#listeners.delete(l);
+      if (!this.#listeners.size) this.#stopWatching();
+    }, { once: true });
+    this.#startWatching();
+  }
+
+  async put(kind: ResourceKind, id: string, value: unknown, opts?: WriteOptions): Promise<number> {
+    const key = this.#key(kind, id);
+    const raw = JSON.stringify(value);
+    if (typeof raw !== 'string') throw new TypeError(`cannot store ${typeof value}`);
+    const ifRevision = opts?.ifRevision;
+    const compare: ICompare[] = ifRevision === undefined ? [] : [modEquals(key, ifRevision)];
+    const res = await this.#txn('put', compare, [{ request_put: { key, value: Buffer.from(raw) } }], [{ request_range: { key } }]);
+    if (!res.succeeded) throw preconditionFailed(kind, id, ifRevision!, rangeOf(res, 0)[0]);
+    return this.#afterWrite(Number(res.header.revision));
+  }
+
+  async delete(kind: ResourceKind, id: string, opts?: WriteOptions): Promise<number> {
+    const key = this.#key(kind, id);
+    const ifRevision = opts?.ifRevision;
+    if (kind === 'upstreams') return this.#deleteUpstream(key, id, ifRevision);
+    // Exists (mod_revision > 0) and, if asked, is at ifRevision.
+    const compare: ICompare[] = [modGreater(key, 0)];
+    if (ifRevision !== undefined) compare.push(modEquals(key, ifRevision));
+    const res = await this.#txn('delete', compare, [{ request_delete_range: { key } }], [{ request_range: { key } }]);
+    if (!res.succeeded) {
+      const cur = rangeOf(res, 0)[0];
+      if (ifRevision !== undefined && ifRevision !== modOf(cur)) throw preconditionFailed(kind, id, ifRevision, cur);
+      throw new NotFoundError(`${what(kind, id)} not found`);
+    }
+    return this.#afterWrite(Number(res.header.revision));
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closed = true;
+      this.#listeners.clear();
+      this.#stopWatching();
+      this.#closing = Promise.resolve().then(() => this.#client.close());
+    }
+    return this.#closing;
+  }
+
+  // ---- writes -------------------------------------------------------------
+
+  /**
+   * Deletes an upstream unless a route uses it, atomically: the routes are read
+   * at revision R, and the delete txn also compares that every key under
+   * routes/ has mod_revision < R+1 (range compare; a deleted route can only
+   * make the check more permissive). If a route changed meanwhile, the txn's
+   * else branch returns the fresh upstream and routes and the check runs again.
+   */
+  async #deleteUpstream(key: Buffer, id: string, ifRevision: number | undefined): Promise<number> {
+    const routes: IRangeRequest = { key: this.#routesStart, range_end: this.#routesEnd };
+    const read: IRequestOp[] = [{ request_range: { key } }, { request_range: routes }];
+    let res = await this.#txn('delete', [], read, [], true);
+    for (let attempt = 0; ; attempt++) {
+      const rev = Number(res.header.revision);
+      const cur = rangeOf(res, 0)[0];
+      if (ifRevision !== undefined && ifRevision !== modOf(cur)) throw preconditionFailed('upstreams', id, ifRevision, cur);
+      if (!cur) throw new NotFoundError(`${what('upstreams', id)} not found`);
+      const users: string[] = [];
+      for (const kv of rangeOf(res, 1)) {
+        const routeId = kv.key.toString('utf8').slice(this.#routesStart.length);
+        if (!routeId.includes('/') && routeUpstreamOf(kv.value.toString('utf8')) === id) users.push(routeId);
+      }
+      if (users.length) {
+        users.sort();
+        const named = users.slice(0, 10).join(', ') + (users.length > 10 ? ` and ${users.length - 10} more` : '');
+        throw new ConflictError(`${what('upstreams', id)} is used by route${users.length > 1 ? 's' : ''} ${named}`);
+      }
+      if (attempt >= 20) throw new StoreUnavailableError(`${what('upstreams', id)}: routes kept changing during the delete; try again`);
+      const compare: ICompare[] = [
+        modEquals(key, modOf(cur)),
+        { key: this.#routesStart, range_end: this.#routesEnd, target: 'Mod', result: 'Less', mod_revision: String(rev + 1) } as ICompare,
+      ];
+      res = await this.#txn('delete', compare, [{ request_delete_range: { key } }], read);
+      if (res.succeeded) return this.#afterWrite(Number(res.header.revision));
+    }
+  }
+
+  #txn(what: string, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[], readOnly = false): Promise<ITxnResponse> {
+    return this.#call(what, (o) => this.#client.kv.txn({ compare, success, failure }, o), readOnly);
+  }
+
+  /**
+   * Store contract: while someone watches, a write resolves only once its
+   * snapshot was delivered. If the watch does not show it within the request
+   * timeout (it is broken in a way nobody noticed), re-list and resolve anyway:
+   * the write is durable.
+   */
+  #afterWrite(rev: number): Promise<number> | number {
+    if (!this.#watchCtl || this.#closed || (this.#state?.revision ?? 0) >= rev) return rev;
+    return new Promise((resolve) => {
+      const waiter = {
+        rev,
+        done: () => {
+          clearTimeout(timer);
+          resolve(rev);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        this.#log.warn({ revision: rev }, 'etcd store: a write did not show up on the watch in time; re-listing');
+        this.#requestResync('write not seen on the watch');
+        resolve(rev);
+      }, this.#timeout);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #releaseWaiters(all = false): void {
+    if (!this.#waiters.length) return;
+    const upTo = all ? Infinity : (this.#state?.revision ?? 0);
+    const ready = this.#waiters.filter((w) => w.rev <= upTo);
+    if (!ready.length) return;
+    this.#waiters = this.#waiters.filter((w) => w.rev > upTo);
+    for (const w of ready) w.done();
+  }
+
+  // ---- calls --------------------------------------------------------------
+
+  /**
+   * Runs one etcd call with an absolute deadline (retries inside etcd3 cannot
+   * extend it) and a local timer as a backstop. Reads (`idempotent`) are tried
+   * again on a connection error while time is left; writes never are: etcd may
+   * have applied them.
+   */
+  #call<T>(op: string, fn: (o: { deadline: number }) => Promise<T>, idempotent: boolean): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    const deadline = Date.now() + this.#timeout;
+    const attempt = async (): Promise<T> => {
+      for (let n = 1; ; n++) {
+        try {
+          return await fn({ deadline });
+        } catch (err) {
+          const retry = idempotent && n < 3 && !this.#closed && isUnreachable(err)
+            && !(err instanceof GRPCDeadlineExceededError) && deadline - Date.now() > 100;
+          if (!retry) throw err;
+          await sleep(25);
+        }
+      }
+    };
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(this.#failure(op, new Error(`no answer from etcd within ${this.#timeout} ms`), true));
+      }, this.#timeout + 500);
+      attempt().then(
+        (r) => {
+          clearTimeout(timer);
+          if (!this.#closed) this.#setConnected(true, 'call');
+          resolve(r);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(this.#failure(op, err));
+        },
+      );
+    });
+  }
+
+  #failure(op: string, err: unknown, timedOut = false): Error {
+    if (this.#closed) return closedError();
+    if (err instanceof StoreError) return err;
+    if (timedOut || isUnreachable(err)) {
+      this.#setConnected(false, 'call', err);
+      return withCause(new StoreUnavailableError(`etcd ${op} failed: ${errMessage(err)}`), err);
+    }
+    if (isAuthError(err)) return withCause(new StoreUnavailableError(`etcd ${op} refused: ${errMessage(err)}`), err);
+    return withCause(new StoreError(`etcd ${op} failed: ${errMessage(err)}`, 'store_error'), err);
+  }
+
+  #setConnected(up: boolean, source: 'call' | 'watch', err?: unknown): void {
+    if (up === this.#connected) return;
+    this.#connected = up;
+    if (up) {
+      this.#log.info({}, 'etcd store: connected to etcd');
+      // A call got through again: the watch may have been cut meanwhile.
+      if (source === 'call') this.#requestResync('reconnected');
+    } else {
+      this.#log.warn({ err }, 'etcd store: etcd is unreachable');
+      void this.#probe();
+    }
+  }
+
+  /** While disconnected, polls etcd with a cheap read so `connected` comes back without other traffic. */
+  async #probe(): Promise<void> {
+    if (this.#probing) return;
+    this.#probing = true;
+    try {
+      let backoff = 0;
+      while (!this.#connected && !this.#closed) {
+        backoff = nextBackoff(backoff);
+        await sleep(backoff);
+        if (this.#connected || this.#closed) break;
+        await this.#call('probe', (o) => this.#client.kv.range({ key: this.#rangeStart, range_end: this.#rangeEnd, count_only: true }, o), false)
+          .catch(() => {});
+      }
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  // ---- snapshots ------------------------------------------------------------
+
+  #key(kind: ResourceKind, id: string): Buffer {
+    if ((kind !== 'routes' && kind !== 'upstreams') || typeof id !== 'string' || !id || id.includes('/')) {
+      throw new TypeError(`bad store key ${String(kind)}/${String(id)}`);
+    }
+    return Buffer.from(`${this.#prefix}${kind}/${id}`);
+  }
+
+  /** kind and id of a key in the watched range, or null for any other key (e.g. `routes/a/b`). */
+  #parseKey(key: Buffer): { kind: ResourceKind; id: string } | null {
+    const k = key.toString('utf8');
+    if (!k.startsWith(this.#prefix)) return null;
+    const rest = k.slice(this.#prefix.length);
+    const slash = rest.indexOf('/');
+    const kind = rest.slice(0, slash);
+    const id = rest.slice(slash + 1);
+    if ((kind !== 'routes' && kind !== 'upstreams') || !id || id.includes('/')) return null;
+    return { kind, id };
+  }
+
+  /** Everything at one revision: a single range read. */
+  async #readAll(): Promise<StoreSnapshot> {
+    const res = await this.#call('load', (o) => this.#client.kv.range({ key: this.#rangeStart, range_end: this.#rangeEnd }, o), true);
+    const maps = { routes: new SnapshotMap<string, StoredEntry>(), upstreams: new SnapshotMap<string, StoredEntry>() };
+    for (const kv of res.kvs) {
+      const k = this.#parseKey(kv.key);
+      if (k) maps[k.kind].set(k.id, Object.freeze({ id: k.id, raw: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
+    }
+    return snapshotOf(Number(res.header.revision), maps.routes.seal(), maps.upstreams.seal());
+  }
+
+  /** Takes a full read as the new state if it is newer than what the watch has; delivers it if it differs. */
+  #absorb(snap: StoreSnapshot): void {
+    if (this.#closed) return;
+    const cur = this.#pending?.revision ?? this.#state?.revision ?? -1;
+    if (snap.revision <= cur) return;
+    this.#pending = null; // the read includes every event up to its revision
+    this.#skipThrough = snap.revision;
+    this.#setState(snap);
+  }
+
+  #setState(snap: StoreSnapshot): void {
+    this.#state = snap;
+    this.#deliver(snap);
+    this.#releaseWaiters();
+  }
+
+  #deliver(snap: StoreSnapshot): void {
+    if (!this.#listeners.size) return;
+    const last = this.#delivered;
+    if (last && (snap.revision <= last.revision || (sameEntries(snap.routes, last.routes) && sameEntries(snap.upstreams, last.upstreams)))) return;
+    this.#delivered = snap;
+    for (const l of [...this.#listeners]) {
+      try {
+        l(snap);
+      } catch (err) {
+        this.#log.error({ err }, 'etcd store: watch listener threw');
+      }
+    }
+  }
+
+  /** Applies one watch response; false when it cannot be trusted (the caller re-lists). */
+  #onWatchData(res: IWatchResponse): boolean {
+    const state = this.#state;
+    if (!state) return false;
+    for (const ev of res.events ?? []) {
+      const rev = Number(ev.kv.mod_revision);
+      if (!Number.isSafeInteger(rev) || rev <= 0) return false;
+      if (rev <= this.#skipThrough) continue;
+      const cur = this.#pending?.revision ?? state.revision;
+      if (rev < cur) return false; // out of order: never apply
+      const k = this.#parseKey(ev.kv.key);
+      if (!k) continue;
+      const p = (this.#pending ??= { revision: cur, routes: null, upstreams: null });
+      const map = (p[k.kind] ??= SnapshotMap.copyOf(state[k.kind]));
+      if (String(ev.type).toLowerCase() === 'delete') map.delete(k.id);
+      else map.set(k.id, Object.freeze({ id: k.id, raw: ev.kv.value.toString('utf8'), modRevision: rev }));
+      p.revision = rev;
+    }
+    if (this.#pending && !this.#flushQueued) {
+      this.#flushQueued = true;
+      setImmediate(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Turns the events applied since the last snapshot into one (coalescing a burst). */
+  #flush(): void {
+    this.#flushQueued = false;
+    const p = this.#pending;
+    const state = this.#state;
+    if (!p || !state || this.#closed) return;
+    this.#pending = null;
+    this.#setState(snapshotOf(p.revision, p.routes?.seal() ?? state.routes, p.upstreams?.seal() ?? state.upstreams));
+  }
+
+  // ---- watch loop ------------------------------------------------------------
+
+  #startWatching(): void {
+    if (this.#watchCtl || this.#closed || !this.#listeners.size) return;
+    const ctl = new AbortController();
+    this.#watchCtl = ctl;
+    void this.#watchLoop(ctl.signal).catch((err: unknown) => {
+      this.#log.error({ err }, 'etcd store: watch loop failed');
+      if (this.#watchCtl === ctl) {
+        this.#watchCtl = null;
+        setTimeout(() => this.#startWatching(), 1000).unref();
+      }
+    });
+  }
+
+  #stopWatching(): void {
+    this.#watchCtl?.abort();
+    this.#watchCtl = null;
+    this.#releaseWaiters(true);
+  }
+
+  #requestResync(why: string): void {
+    this.#kick?.(why);
+  }
+
+  async #watchLoop(signal: AbortSignal): Promise<void> {
+    let needList = !this.#state;
+    let backoff = 0;
+    let failing = false;
+    while (!signal.aborted) {
+      if (needList) {
+        try {
+          const snap = await this.#readAll();
+          if (signal.aborted) return;
+          this.#absorb(snap);
+          if (failing) this.#log.info({ revision: snap.revision }, 'etcd store: re-listed after an outage');
+          failing = false;
+        } catch (err) {
+          if (signal.aborted) return;
+          if (!failing) this.#log.warn({ err }, 'etcd store: re-list failed; retrying');
+          failing = true;
+          backoff = nextBackoff(backoff);
+          await sleep(backoff, signal);
+          continue;
+        }
+      }
+      needList = true;
+      this.#flush(); // start after every event applied so far
+      const from = this.#state!.revision + 1;
+      const end = await this.#watchOnce(from, signal);
+      if (signal.aborted) return;
+      const log = end.reason === 'error' || end.reason === 'disconnected' ? this.#log.warn : this.#log.info;
+      log.call(this.#log, { err: end.err, reason: end.reason, fromRevision: from }, 'etcd store: watch ended; re-listing');
+      // A watch that ran for a while earns an immediate re-list; one that keeps failing backs off (to 1 s).
+      backoff = end.connectedAt !== null && Date.now() - end.connectedAt > 1000 ? 0 : nextBackoff(backoff);
+      if (backoff) await sleep(backoff, signal);
+    }
+  }
+
+  /** One watcher on its own client, from `from`; resolves when it ends for any reason. */
+  #watchOnce(from: number, signal: AbortSignal): Promise<{ reason: string; err?: unknown; connectedAt: number | null }> {
+    const client = new Etcd3(this.#clientOptions());
+    const watcher = client.watch().inRange({ start: this.#rangeStart, end: this.#rangeEnd }).startRevision(String(from)).watcher();
+    return new Promise((resolve) => {
+      let connectedAt: number | null = null;
+      let done = false;
+      const finish = (reason: string, err?: unknown) => {
+        if (done) return;
+        done = true;
+        if (this.#kick === kick) this.#kick = null;
+        signal.removeEventListener('abort', onAbort);
+        watcher.removeAllListeners();
+        watcher.on('error', () => {}); // an 'error' without a listener would crash the process (notes #8)
+        watcher.cancel().catch(() => {}); // not awaited: against a hung etcd it never settles
+        client.close();
+        resolve({ reason, err, connectedAt });
+      };
+      const kick = (why: string) => finish(why);
+      const onAbort = () => finish('stopped');
+      this.#kick = kick;
+      signal.addEventListener('abort', onAbort, { once: true });
+      watcher.on('error', (err) => finish('error', err));
+      watcher.on('disconnected', (err) => {
+        this.#setConnected(false, 'watch', err);
+        finish('disconnected', err);
+      });
+      watcher.on('end', () => finish('end'));
+      watcher.on('connected', () => {
+        connectedAt = Date.now();
+        this.#setConnected(true, 'watch');
+      });
+      watcher.on('data', (res: IWatchResponse) => {
+        if (!done && !this.#onWatchData(res)) finish('events out of order');
+      });
+    });
+  }
+}
+
+// ---- txn helpers --------------------------------------------------------------
+
+function modEquals(key: Buffer, rev: number): ICompare {
+  return { key, target: 'Mod', result: 'Equal', mod_revision: String(rev) };
+}
+function modGreater(key: Buffer, rev: number): ICompare {
+  return { key, target: 'Mod', result: 'Greater', mod_revision: String(rev) };
+}
+function rangeOf(res: ITxnResponse, i: number): IKeyValue[] {
+  return res.responses[i]?.response_range?.kvs ?? [];
+}
+function modOf(kv: IKeyValue | undefined): number {
+  return kv ? Number(kv.mod_revision) : 0;
+}
+function what(kind: ResourceKind, id: string): string {
+  return `${kind === 'routes' ? 'route' : 'upstream'} "${id}"`;
+}
+function preconditionFailed(kind: ResourceKind, id: string, expected: number, cur: IKeyValue | undefined): PreconditionFailedError {
+  const current = modOf(cur);
+  return new PreconditionFailedError(
+    `${what(kind, id)} ${current ? `is at revision ${current}` : 'does not exist'}, expected ${expected || 'it not to exist'}`,
+    current,
+  );
+}
+function withCause<E extends Error>(e: E, cause: unknown): E {
+  Object.defineProperty(e, 'cause', { value: cause, enumerable: false, configurable: true, writable: true });
+  return e;
+}
