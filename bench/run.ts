@@ -6,7 +6,7 @@
 // and within-round ratios against `direct` and `bare-undici` as markdown and
 // writes bench/results/<scenario>-<timestamp>.json and bench/results/latest.md.
 // See bench/README.md.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -157,6 +157,8 @@ async function measure(cand: Candidate, ctx: ScenarioContext, round: number, cli
     const s1 = cpuTotals();
 
     const windowMicros = Number(w1 - w0) / 1000;
+    rec.pid = pid;
+    rec.windowUs = [Number(w0 / 1000n), Number(w1 / 1000n)];
     rec.load = result;
     rec.stealPct = +stealPct(s0, s1).toFixed(2);
     rec.loadgenCpuPct = +((100 * result.loadgenCpuMicros) / windowMicros).toFixed(1);
@@ -197,6 +199,7 @@ async function runScenario(scenario: Scenario, env: BenchEnv, cli: Cli): Promise
     for (const ref of [DIRECT, BARE])
       if (!candidates.some((c) => c.name === ref)) notes.push(`\`${ref}\` was not run (--candidates): its ratio column is blank.`);
   }
+  if (env.cpuProfDir) notes.push('Proxies ran with `node --cpu-prof`: their CPU and req/s figures include profiler overhead.');
   if (candidates.length === 0) throw new Error(`${scenario.name}: no candidates left after --candidates`);
   const upstream = await startUpstream(scenario.upstream, { choice: cli.upstreamChoice as UpstreamChoice, cpu: env.upstreamCpu, scratch: env.tmpRoot, log });
   const ctx: ScenarioContext = { env, upstream, scenario };
@@ -233,21 +236,25 @@ async function runScenario(scenario: Scenario, env: BenchEnv, cli: Cli): Promise
   };
 }
 
-/** The newest .cpuprofile under each DIR/<scenario>/<candidate>/. */
-function printProfiles(dir: string): void {
-  let out = '\n## CPU profiles (newest per candidate; top self time)\n';
-  for (const scen of readdirSync(dir)) {
-    for (const cand of readdirSync(path.join(dir, scen))) {
-      const d = path.join(dir, scen, cand);
-      const files = readdirSync(d)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .map((f) => path.join(d, f))
-        .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
-      if (files.length === 0) continue;
-      out += `\n### ${scen} / ${cand} (${files.length} profiles in ${d})\n\n${formatTopSelfTime(files[files.length - 1]!, 15)}\n`;
+/** Top self time of each proxy's last successful round, measured window only (--cpu-prof). */
+function profilesMarkdown(dir: string, done: { scenario: string; runs: RunRecord[] }[]): string {
+  let out = '## CPU profiles: top self time in the measured window of the last round (profiling inflates CPU figures)\n';
+  for (const { scenario, runs } of done) {
+    const last = new Map<string, RunRecord>();
+    for (const r of runs) if (r.ok && r.pid && r.windowUs) last.set(r.candidate, r);
+    for (const [cand, r] of last) {
+      const d = path.join(dir, scenario, cand);
+      let files: string[] = [];
+      try {
+        files = readdirSync(d).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${r.pid}.`));
+      } catch {
+        /* none written */
+      }
+      out += `\n### ${scenario} / ${cand}, round ${r.round}\n\n`;
+      out += files.length ? `${formatTopSelfTime(path.join(d, files[0]!), 15, r.windowUs)}\n` : `no profile for pid ${r.pid} in ${d}\n`;
     }
   }
-  process.stdout.write(out);
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -260,10 +267,12 @@ async function main(): Promise<number> {
     pinSelf(0);
   }
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-'));
+  scratchDir = tmpRoot;
   const startedAt = new Date().toISOString();
   const header = runHeader(startedAt.replace(/\.\d+Z$/, 'Z'), machine, cli);
   process.stdout.write(`${header}\n`);
   const sections: string[] = [];
+  const done: { scenario: string; runs: RunRecord[] }[] = [];
   let failed = false;
   try {
     for (const name of cli.scenarios) {
@@ -277,6 +286,7 @@ async function main(): Promise<number> {
       };
       if (env.cpuProfDir) mkdirSync(env.cpuProfDir, { recursive: true });
       const { report, runs } = await runScenario(scenario, env, cli);
+      done.push({ scenario: name, runs });
       if (report.summary.some((s) => s.rounds === 0)) failed = true;
       const md = scenarioMarkdown(report);
       sections.push(md);
@@ -288,7 +298,11 @@ async function main(): Promise<number> {
         log(`wrote ${path.relative(process.cwd(), file)} and bench/results/latest.md`);
       }
     }
-    if (cli.cpuProfDir) printProfiles(cli.cpuProfDir);
+    if (cli.cpuProfDir) {
+      const md = profilesMarkdown(cli.cpuProfDir, done);
+      process.stdout.write(`\n${md}`);
+      if (cli.write) writeAtomic(path.join(RESULTS_DIR, 'latest.md'), `${header}\n\n${sections.join('\n\n')}\n\n${md}`);
+    }
   } finally {
     await stopAll();
     closeAdminSockets();
@@ -297,10 +311,16 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
+/** Removed on exit, also after a signal. */
+let scratchDir: string | null = null;
+
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     log(`${sig}: stopping child processes`);
-    void stopAll().finally(() => process.exit(130));
+    void stopAll().finally(() => {
+      if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 

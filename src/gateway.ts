@@ -2,8 +2,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import pino, { type Logger } from 'pino';
 import type { GatewayOptions } from './config.js';
 import { startAdminApi } from './control/admin-api.js';
+import { registerUpstreamActions } from './control/admin-upstream-actions.js';
 import { compileGeneration, type CompileDeps } from './control/config-compiler.js';
-import type { GatewayView, RouteStatus } from './control/gateway-view.js';
+import type { GatewayView, NodeUpstreamStatus, PoolStatus, RouteStatus } from './control/gateway-view.js';
 import { openStore } from './control/open-store.js';
 import type { Store, StoreSnapshot } from './control/store.js';
 import { Listeners, urlOf } from './proxy/listeners.js';
@@ -11,6 +12,7 @@ import { RequestMetrics } from './proxy/request-metrics.js';
 import type { GenerationHolder } from './proxy/request-handler.js';
 import type { ConfigErrorDetail, ListenerPolicy } from './resources.js';
 import type { Generation } from './router/generation.js';
+import { UpstreamRuntimes } from './upstreams/pool-runtime.js';
 import { TargetRegistry } from './upstreams/target-registry.js';
 import { VERSION } from './version.js';
 
@@ -30,7 +32,8 @@ export class Gateway implements GatewayView, GenerationHolder {
   readonly logger: Logger;
   readonly listeners: Listeners;
   readonly #store: Store;
-  readonly #registry = new TargetRegistry();
+  readonly #registry: TargetRegistry;
+  readonly #runtimes: UpstreamRuntimes;
   readonly #deps: CompileDeps;
   readonly #abort = new AbortController();
   readonly #portRange: GatewayOptions['portRange'];
@@ -58,7 +61,7 @@ export class Gateway implements GatewayView, GenerationHolder {
       name: 'switchyard_upstream_inflight', help: 'Requests in flight per upstream pool', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics],
       collect() {
         this.reset();
-        for (const u of self.generation.upstreams.values()) for (const p of u.pools) this.set({ upstream: u.name, pool: p.name }, p.targets.reduce((s, t) => s + t.inflight, 0));
+        for (const u of self.generation.upstreams.values()) for (const p of u.pools) this.set({ upstream: u.name, pool: p.name }, p.runtime.inflight);
       },
     });
     new Gauge({
@@ -68,7 +71,31 @@ export class Gateway implements GatewayView, GenerationHolder {
         for (const u of self.generation.upstreams.values()) for (const p of u.pools) for (const t of p.targets) this.set({ upstream: u.name, pool: p.name, target: t.origin }, t.ready ? 1 : 0);
       },
     });
-    this.#deps = { registry: this.#registry, policy: this.listenerPolicy, metrics: requestMetrics, configErrors, logger };
+    const ejections = new Counter({ name: 'switchyard_target_ejections_total', help: 'Passive health ejections of a target', labelNames: ['target'] as const, registers: [this.metrics] });
+    const healthFlips = new Counter({ name: 'switchyard_target_health_changes_total', help: 'Targets entering or leaving rotation', labelNames: ['target', 'state'] as const, registers: [this.metrics] });
+    const poolStates = new Counter({ name: 'switchyard_pool_state_changes_total', help: 'Drain and flood events: pools entering a state', labelNames: ['upstream', 'pool', 'state'] as const, registers: [this.metrics] });
+    const drainCuts = new Counter({ name: 'switchyard_drain_cut_requests_total', help: 'In-flight requests cut because a drain reached its deadline', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics] });
+    this.#registry = new TargetRegistry({}, {
+      onEjection: (t, ms) => {
+        ejections.inc({ target: t.origin });
+        logger.warn({ target: t.origin, ms }, 'target ejected after consecutive failures');
+      },
+      onHealthChange: (t, state) => {
+        healthFlips.inc({ target: t.origin, state });
+        logger.info({ target: t.origin, state }, 'target health changed');
+      },
+    });
+    this.#runtimes = new UpstreamRuntimes({
+      onPoolState: (upstream, pool, state) => {
+        poolStates.inc({ upstream, pool, state });
+        logger.info({ upstream, pool, state }, 'pool state changed');
+      },
+      onDrainCut: (upstream, pool, n) => {
+        drainCuts.inc({ upstream, pool }, n);
+        logger.warn({ upstream, pool, requests: n }, 'drain timeout: in-flight requests cut');
+      },
+    });
+    this.#deps = { registry: this.#registry, runtimes: this.#runtimes, policy: this.listenerPolicy, metrics: requestMetrics, configErrors, logger };
     this.generation = compileGeneration(EMPTY, null, this.#deps).generation;
     this.listeners = new Listeners(this, logger);
   }
@@ -83,6 +110,25 @@ export class Gateway implements GatewayView, GenerationHolder {
 
   routeStatus(id: string): RouteStatus | null {
     return this.generation.routeStatus.get(id) ?? null;
+  }
+
+  upstreamStatus(name: string): NodeUpstreamStatus | null {
+    const u = this.generation.upstreams.get(name);
+    if (!u) return null;
+    const pools: Record<string, PoolStatus> = {};
+    u.pools.forEach((p, i) => {
+      pools[p.name] = {
+        weight: Math.round(u.effective[i]! * 100) / 100,
+        configuredWeight: p.weight,
+        state: p.runtime.state,
+        inflight: p.runtime.inflight,
+        healthy: p.readyCount(),
+        total: p.targets.length,
+        cut: p.runtime.cut,
+        targets: p.targets.map((t) => ({ target: t.origin, state: t.state, inflight: t.inflight })),
+      };
+    });
+    return { node: this.nodeId, appliedRevision: this.generation.revision, pools };
   }
 
   upstreamErrors(name: string): ConfigErrorDetail[] | null {
@@ -119,6 +165,8 @@ export class Gateway implements GatewayView, GenerationHolder {
     const t0 = performance.now();
     const { generation, liveOrigins } = compileGeneration(snapshot, this.generation, this.#deps);
     this.generation = generation; // the swap
+    for (const [name, compiled] of generation.upstreams) this.#runtimes.get(name).apply(compiled, generation.goodUpstreams.get(name)!.spec);
+    this.#runtimes.retainOnly(new Set(generation.upstreams.keys()));
     this.#registry.retainOnly(liveOrigins);
     this.#applySeconds.observe((performance.now() - t0) / 1000);
     this.#revisionGauge.set(generation.revision);
@@ -166,7 +214,7 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
   }
   let adminApi;
   try {
-    adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger });
+    adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger, extend: registerUpstreamActions });
   } catch (err) {
     return fatal('cannot open the admin listener', err);
   }

@@ -51,6 +51,20 @@ export interface UpstreamSpec {
   healthCheck?: HealthCheckSpec;
   slowStartMs?: number;
   drainTimeoutMs?: number;
+  /** Set by the flip endpoint: every node derives flood/drain progress from it. */
+  flip?: FlipState;
+  /** Targets taken out of rotation by the target drain endpoint. */
+  drainTargets?: string[];
+}
+
+export interface FlipState {
+  to: string;
+  /** Epoch milliseconds. */
+  at: number;
+  rampMs?: number;
+  drainTimeoutMs?: number;
+  /** Weights before the flip. */
+  from?: Record<string, number>;
 }
 
 export type ResourceKind = 'routes' | 'upstreams';

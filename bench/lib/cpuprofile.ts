@@ -31,14 +31,21 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-/** Top `limit` functions by self time; `(idle)` and `(program)` are kept so the busy share is visible. */
-export function topSelfTime(file: string, limit = 20): { totalMs: number; idleMs: number; top: SelfTime[] } {
+/**
+ * Top `limit` functions by self time, optionally only for samples inside
+ * `windowUs` (CLOCK_MONOTONIC µs, the clock of process.hrtime and of V8's
+ * profile timestamps). `(idle)` is left out of the list and of the % base.
+ */
+export function topSelfTime(file: string, limit = 20, windowUs?: [number, number]): { totalMs: number; idleMs: number; top: SelfTime[] } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   const samples = p.samples ?? [];
   const deltas = p.timeDeltas ?? [];
+  let t = p.startTime;
   for (let i = 0; i < samples.length; i++) {
+    t += deltas[i] ?? 0;
+    if (windowUs && (t < windowUs[0] || t > windowUs[1])) continue;
     // The delta before sample i+1 is the time spent in sample i.
     const dt = deltas[i + 1] ?? 0;
     self.set(samples[i]!, (self.get(samples[i]!) ?? 0) + dt);
@@ -68,10 +75,10 @@ export function topSelfTime(file: string, limit = 20): { totalMs: number; idleMs
 }
 
 /** Markdown table of topSelfTime. */
-export function formatTopSelfTime(file: string, limit = 20): string {
-  const { totalMs, idleMs, top } = topSelfTime(file, limit);
+export function formatTopSelfTime(file: string, limit = 20, windowUs?: [number, number]): string {
+  const { totalMs, idleMs, top } = topSelfTime(file, limit, windowUs);
   const lines = [
-    `${file}: ${totalMs} ms sampled, ${idleMs} ms idle; % of busy (non-idle) time`,
+    `${file}: ${totalMs} ms sampled${windowUs ? ' in the measured window' : ''}, ${idleMs} ms idle; % of busy (non-idle) time`,
     '',
     '| self ms | % busy | function | where |',
     '| --: | --: | --- | --- |',

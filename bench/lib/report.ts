@@ -15,6 +15,10 @@ export interface RunRecord {
   error?: string;
   /** Spawn to serving, ms. */
   startMs?: number;
+  /** Proxy pid (matches its .cpuprofile file name under --cpu-prof). */
+  pid?: number | null;
+  /** Measured window, CLOCK_MONOTONIC µs (process.hrtime; V8 profiles use the same clock). */
+  windowUs?: [number, number];
   load?: LoadResult;
   /** Proxy process CPU (utime+stime, its live children included) per response, µs; null for direct. */
   proxyCpuMicrosPerReq: number | null;

@@ -6,6 +6,8 @@ import { CompiledRoute } from '../router/compiled-route.js';
 import type { Generation, GoodEntry } from '../router/generation.js';
 import { RouteTable } from '../router/route-table.js';
 import { CompiledPool } from '../upstreams/pool.js';
+import type { UpstreamRuntimes } from '../upstreams/pool-runtime.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../upstreams/pool-runtime.js';
 import type { TargetRegistry } from '../upstreams/target-registry.js';
 import { originOf } from '../upstreams/target.js';
 import { CompiledUpstream } from '../upstreams/upstream.js';
@@ -15,6 +17,7 @@ import { parseStoredRoute, parseStoredUpstream } from './validate.js';
 
 export interface CompileDeps {
   registry: TargetRegistry;
+  runtimes: UpstreamRuntimes;
   policy: ListenerPolicy;
   metrics: RequestMetrics;
   configErrors: Counter<'kind'>;
@@ -63,15 +66,27 @@ function validateAll<S>(
 
 function compileUpstream(spec: UpstreamSpec, deps: CompileDeps, live: Set<string>): CompiledUpstream {
   const pools: CompiledPool[] = [];
+  const runtime = deps.runtimes.get(spec.name);
   for (const [name, pool] of Object.entries(spec.pools)) {
     const targets = (pool.targets ?? []).map((url) => {
       const origin = originOf(url);
       live.add(origin);
-      return deps.registry.acquire(origin);
+      const t = deps.registry.acquire(origin);
+      t.configure(spec.healthCheck, spec.slowStartMs ?? 0);
+      return t;
     });
-    pools.push(new CompiledPool(name, spec.weights?.[name] ?? 0, targets));
+    pools.push(new CompiledPool(name, spec.weights?.[name] ?? 0, targets, spec.balancer ?? 'round-robin', runtime.pool(name)));
   }
   return new CompiledUpstream(spec.name, pools);
+}
+
+/** Applies target drains (drainTargets of every upstream) to the live targets. */
+function applyTargetDrains(ups: ReadonlyMap<string, GoodEntry<UpstreamSpec>>, deps: CompileDeps): void {
+  const drains = new Map<string, number>();
+  for (const { spec } of ups.values()) {
+    for (const url of spec.drainTargets ?? []) drains.set(originOf(url), spec.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+  }
+  for (const t of deps.registry.all) t.setDraining(drains.has(t.origin), drains.get(t.origin) ?? 0);
 }
 
 /** snapshot -> validated resources -> compiled, immutable generation. */
@@ -82,6 +97,7 @@ export function compileGeneration(snapshot: StoreSnapshot, prev: Generation | nu
   const liveOrigins = new Set<string>();
   const upstreams = new Map<string, CompiledUpstream>();
   for (const [name, { spec }] of ups.good) upstreams.set(name, compileUpstream(spec, deps, liveOrigins));
+  applyTargetDrains(ups.good, deps);
 
   const compiled: CompiledRoute[] = [];
   const routeStatus = new Map<string, RouteStatus>();

@@ -71,6 +71,10 @@ export function etcdClientOptions(o: EtcdConnectOptions): IOptions {
       'grpc.keepalive_timeout_ms': 2000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.max_receive_message_length': -1,
+      // grpc-js waits 1 s, then up to 120 s (x1.6 per failure) between
+      // reconnects; clients for one address share a subchannel and its backoff.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
     },
     faultHandling: {
       global: retry(handleWhen(isNotSent), { maxAttempts: hosts.length, backoff: new ConstantBackoff(25) }),

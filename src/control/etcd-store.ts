@@ -11,9 +11,9 @@
 // a write that never shows up on the watch) the watch is dropped, everything is
 // listed again at a fresh revision, that snapshot is delivered if it differs
 // from the last one delivered, and a new watch starts at its revision + 1. Each
-// watch runs on its own short-lived client: a fresh gRPC stream with a fresh
-// auth token (etcd3 re-authenticates unary calls whose token expired, but a
-// watch stream keeps the token it was opened with).
+// watch runs on its own short-lived client that is closed when the watch ends:
+// etcd3 would otherwise reconnect an abandoned watcher by itself and replay
+// into it, and a new stream authenticates afresh.
 //
 // Writes are txns so they return the revision they produced and can be
 // conditional (mod_revision compare). Deleting an upstream compares, in the

@@ -6,6 +6,26 @@ export type RouteStatus =
   | { status: 'unresolved'; reason: string }
   | { status: 'invalid'; errors: ConfigErrorDetail[] };
 
+/** One pool on one node (GET /upstreams/:name/status). */
+export interface PoolStatus {
+  /** Effective weight now (moves during a flood ramp). */
+  weight: number;
+  configuredWeight: number;
+  state: 'active' | 'flooding' | 'draining' | 'drained' | 'idle';
+  inflight: number;
+  healthy: number;
+  total: number;
+  /** Requests cut by drain deadlines on this node. */
+  cut: number;
+  targets: { target: string; state: string; inflight: number }[];
+}
+
+export interface NodeUpstreamStatus {
+  node: string;
+  appliedRevision: number;
+  pools: Record<string, PoolStatus>;
+}
+
 /**
  * What the admin API may read of the running gateway. Implemented by the
  * Gateway (src/gateway.ts); the admin API never touches the data plane itself.
@@ -26,4 +46,6 @@ export interface GatewayView {
   readonly metrics: Registry;
   readonly nodeId: string;
   readonly version: string;
+  /** This node's view of an upstream's pools; null when it is not live here. */
+  upstreamStatus(name: string): NodeUpstreamStatus | null;
 }

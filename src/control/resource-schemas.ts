@@ -142,6 +142,29 @@ export const HealthCheckSchema = {
   },
 } as const;
 
+/**
+ * The last flip, written by POST /upstreams/:name/flip together with the new
+ * weights. Every node, including one restarted mid-flip, derives flood and
+ * drain progress from it, so that state lives in the store.
+ */
+export const FlipStateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['to', 'at'],
+  description: 'Set by the flip endpoint: target pool, start time and the weights before',
+  properties: {
+    to: { ...idSchema, description: 'The pool flooded by the flip' },
+    at: { type: 'integer', minimum: 0, description: 'Start time, epoch milliseconds' },
+    rampMs: { type: 'integer', minimum: 0, maximum: 3600000 },
+    drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3600000 },
+    from: {
+      type: 'object',
+      description: 'The weights before the flip',
+      additionalProperties: { type: 'integer', minimum: 0, maximum: 1000000 },
+    },
+  },
+} as const;
+
 export const UpstreamSchema = {
   type: 'object',
   description: 'An upstream and its pools (CONTRACT §2)',
@@ -165,6 +188,13 @@ export const UpstreamSchema = {
     healthCheck: HealthCheckSchema,
     slowStartMs: { type: 'integer', minimum: 0, maximum: 3600000 },
     drainTimeoutMs: { type: 'integer', minimum: 0, maximum: 3600000 },
+    flip: FlipStateSchema,
+    drainTargets: {
+      type: 'array',
+      uniqueItems: true,
+      items: TargetUrlSchema,
+      description: 'Targets taken out of rotation (POST /upstreams/:name/targets/drain): no new requests, in-flight ones finish',
+    },
   },
 } as const;
 

@@ -207,6 +207,10 @@ export function validateUpstream(value: unknown, nameFromPath?: string): Validat
         }
       }
     }
+    const flip = value.flip;
+    if (isPlainObject(flip) && typeof flip.to === 'string' && !Object.hasOwn(pools, flip.to)) {
+      errors.push({ field: '/flip/to', message: `names no pool (pools: ${Object.keys(pools).join(', ') || 'none'})` });
+    }
   }
   if (errors.length > 0) return { ok: false, errors: dedupe(errors) };
 
@@ -226,6 +230,8 @@ export function validateUpstream(value: unknown, nameFromPath?: string): Validat
     ...(v.healthCheck !== undefined ? { healthCheck: { ...v.healthCheck } } : {}),
     ...(v.slowStartMs !== undefined ? { slowStartMs: v.slowStartMs } : {}),
     ...(v.drainTimeoutMs !== undefined ? { drainTimeoutMs: v.drainTimeoutMs } : {}),
+    ...(v.flip !== undefined ? { flip: structuredClone(v.flip) } : {}),
+    ...(v.drainTargets !== undefined && v.drainTargets.length > 0 ? { drainTargets: [...v.drainTargets] } : {}),
   };
   return { ok: true, value: out };
 }

@@ -54,7 +54,12 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
 }
 
 /** Errors where nothing reached the upstream, so another target may be tried. */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CLOSED']);
+
+/** Errors that must never be retried: the gateway cut the exchange on purpose. */
+export function isDeliberateCut(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'SWITCHYARD_DRAIN_CUT';
+}
 
 export function isConnectError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../router/compiled-route.js';
 import type { CompiledPool } from '../upstreams/pool.js';
 import type { Target } from '../upstreams/target.js';
-import { classifyUpstreamError, isConnectError } from './error-catalog.js';
+import { classifyUpstreamError, isConnectError, isDeliberateCut } from './error-catalog.js';
 import { buildResponseHeaders } from './headers.js';
 import { sendError } from './respond.js';
 
@@ -30,6 +30,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The pool the target came from; set by CompiledUpstream.pick. */
   readonly slot: { pool: CompiledPool | null } = { pool: null };
   #target: Target | null = null;
+  /** The pool of #target (slot.pool may move on a retry). */
+  #pool: CompiledPool | null = null;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #retriesLeft: number;
@@ -60,7 +62,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #send(target: Target): void {
     this.#target = target;
+    this.#pool = this.slot.pool;
     target.inflight++;
+    this.#pool!.runtime.inflight++;
     target.dispatcher.dispatch(
       {
         path: this.#path,
@@ -86,6 +90,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#resume = resume;
     this.#status = statusCode;
+    if (statusCode >= 500) this.#pool!.reportFailure(this.#target!);
+    else this.#target!.reportSuccess();
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
     return true;
   }
@@ -102,12 +108,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    this.#target!.inflight--;
+    this.#release();
     if (this.#clientGone) return this.#record(499);
-    if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err)) {
+    const connectFailed = isConnectError(err);
+    if (connectFailed) this.#pool!.reportFailure(this.#target!);
+    if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err, connectFailed)) {
       this.#retriesLeft--;
       const next = this.#route.upstream?.pick(this.slot, this.#target);
-      if (next) return this.#send(next);
+      if (next) {
+        this.#route.series.retries++;
+        return this.#send(next);
+      }
     }
     if (this.#res.headersSent) {
       // Mid-response: the client must see a broken response, not a short one.
@@ -118,10 +129,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#fail(classifyUpstreamError(err));
   }
 
-  /** Connect failures sent nothing; otherwise only bodiless idempotent requests are replayed. */
-  #retryable(err: Error): boolean {
-    if (isConnectError(err)) return true;
+  /**
+   * Connect failures sent nothing; otherwise only bodiless idempotent
+   * requests are replayed, never a timeout (it would double the wait) and
+   * never a deliberate drain cut.
+   */
+  #retryable(err: Error, connectFailed: boolean): boolean {
+    if (connectFailed) return true;
+    if (isDeliberateCut(err)) return false;
     return !this.#hasBody && IDEMPOTENT.has(this.#req.method!) && classifyUpstreamError(err) !== 'upstream_timeout';
+  }
+
+  #release(): void {
+    this.#target!.inflight--;
+    this.#pool!.runtime.inflight--;
   }
 
   #fail(code: Parameters<typeof sendError>[1]): void {
@@ -129,7 +150,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #finish(): void {
-    this.#target!.inflight--;
+    this.#release();
     this.#record(this.#status);
   }
 

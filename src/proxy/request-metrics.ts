@@ -36,6 +36,8 @@ class PoolSeries {
  */
 export class RouteSeries {
   readonly #pools = new Map<string, PoolSeries>();
+  /** Requests sent again to another target. */
+  retries = 0;
   constructor(readonly route: string, public upstream: string) {}
 
   record(pool: string, status: number, seconds: number): void {
@@ -63,6 +65,18 @@ export class RequestMetrics {
 
   register(registry: Registry): void {
     const routes = this.#routes;
+    registry.registerMetric({
+      name: 'switchyard_retries_total',
+      help: 'Requests retried on another target, by route',
+      type: 'counter',
+      aggregator: 'sum',
+      get() {
+        const values: Sample[] = [];
+        for (const s of routes.values()) if (s.retries > 0) values.push({ value: s.retries, labels: { route: s.route } });
+        return { name: 'switchyard_retries_total', help: 'Requests retried on another target, by route', type: 'counter', aggregator: 'sum', values };
+      },
+      reset() {},
+    } as never);
     registry.registerMetric({
       name: 'switchyard_requests_total',
       help: 'Proxied requests by route, upstream, pool and status code',

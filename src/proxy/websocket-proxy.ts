@@ -46,6 +46,7 @@ export function handleUpgrade(holder: GenerationHolder, port: number, proto: str
     if (finished) return;
     finished = true;
     target.inflight--;
+    if (slot.pool) slot.pool.runtime.inflight--;
     route.series.record(slot.pool?.name ?? '', 101, 0);
   };
   socket.once('close', () => {
@@ -53,6 +54,7 @@ export function handleUpgrade(holder: GenerationHolder, port: number, proto: str
     abort?.();
   });
   target.inflight++;
+  slot.pool!.runtime.inflight++;
   const upgradeName = (req.headers.upgrade ?? 'websocket').toString();
   const handler: Dispatcher.DispatchHandler = {
     onConnect(a) {

@@ -1,36 +1,45 @@
+import { createBalancer, type Balancer, type BalancerKind } from './balancers/balancer.js';
+import type { PoolRuntime } from './pool-runtime.js';
 import type { Target } from './target.js';
 
 /**
  * A named version of an upstream (blue, green, ...) compiled for one
- * generation: an immutable target list and a round-robin cursor. Readiness is
- * asked at pick time, so health changes never force a rebuild.
+ * generation: an immutable target list and its balancer. Its long-lived
+ * runtime (in-flight count, drain/flood state) survives swaps.
  */
 export class CompiledPool {
   readonly name: string;
+  /** Configured weight. The effective one lives in CompiledUpstream. */
   readonly weight: number;
   readonly targets: readonly Target[];
-  #next = 0;
+  readonly runtime: PoolRuntime;
+  readonly #balancer: Balancer;
 
-  constructor(name: string, weight: number, targets: readonly Target[]) {
+  constructor(name: string, weight: number, targets: readonly Target[], balancer: BalancerKind, runtime: PoolRuntime) {
     this.name = name;
     this.weight = weight;
     this.targets = targets;
+    this.runtime = runtime;
+    this.#balancer = createBalancer(balancer, targets);
   }
 
-  /** The next ready target in rotation, skipping `exclude`; null if none. */
   pick(exclude: Target | null = null): Target | null {
-    const ts = this.targets;
-    const n = ts.length;
-    for (let i = 0; i < n; i++) {
-      const t = ts[this.#next];
-      this.#next = this.#next + 1 === n ? 0 : this.#next + 1;
-      if (t!.ready && t !== exclude) return t!;
-    }
-    return null;
+    return this.#balancer.pick(exclude);
   }
 
-  hasReadyTarget(): boolean {
-    for (const t of this.targets) if (t.ready) return true;
-    return false;
+  readyCount(): number {
+    let n = 0;
+    for (const t of this.targets) if (t.ready) n++;
+    return n;
+  }
+
+  /**
+   * Passive health with a cap: at most half of a pool (and at least one
+   * target) may be ejected at once, so outlier detection cannot empty it.
+   */
+  reportFailure(target: Target): void {
+    let ejected = 0;
+    for (const t of this.targets) if (t.ejected) ejected++;
+    target.reportFailure(ejected < Math.max(1, Math.floor(this.targets.length / 2)));
   }
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_TARGET_POOL_OPTIONS, Target, type TargetPoolOptions } from './target.js';
+import { DEFAULT_TARGET_POOL_OPTIONS, Target, type TargetEvents, type TargetPoolOptions } from './target.js';
 
 /**
  * Owns every Target by origin, across config generations. A generation asks
@@ -9,15 +9,17 @@ import { DEFAULT_TARGET_POOL_OPTIONS, Target, type TargetPoolOptions } from './t
 export class TargetRegistry {
   readonly #targets = new Map<string, Target>();
   readonly #opts: TargetPoolOptions;
+  readonly #events: TargetEvents;
 
-  constructor(opts: Partial<TargetPoolOptions> = {}) {
+  constructor(opts: Partial<TargetPoolOptions> = {}, events: TargetEvents = {}) {
     this.#opts = { ...DEFAULT_TARGET_POOL_OPTIONS, ...opts };
+    this.#events = events;
   }
 
   acquire(origin: string): Target {
     let t = this.#targets.get(origin);
     if (!t) {
-      t = new Target(origin, this.#opts);
+      t = new Target(origin, this.#opts, this.#events);
       this.#targets.set(origin, t);
     }
     return t;
@@ -35,6 +37,10 @@ export class TargetRegistry {
         void t.close().catch(() => {});
       }
     }
+  }
+
+  get all(): IterableIterator<Target> {
+    return this.#targets.values();
   }
 
   get size(): number {

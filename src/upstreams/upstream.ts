@@ -4,52 +4,53 @@ import type { Target } from './target.js';
 /**
  * An upstream compiled for one generation. Chooses a pool by smooth weighted
  * round-robin (nginx's algorithm: exact shares, evenly interleaved) over the
- * pools with weight > 0, then a target inside it. A pool with no ready target
- * is skipped so the others take its share.
+ * pools' effective weights, then a target inside it. Effective weights start
+ * as the configured ones; the upstream runtime moves them during a flood
+ * ramp or drain. A pool with no ready target is skipped so the others take
+ * its share.
  */
 export class CompiledUpstream {
   readonly name: string;
   readonly pools: readonly CompiledPool[];
-  /** Pools with weight > 0, in the order used by the weighted choice. */
-  readonly #weighted: readonly CompiledPool[];
+  /** Effective weight per pool (index as `pools`); 0 = no new requests. */
+  readonly effective: Float64Array;
   readonly #current: Float64Array;
-  readonly #totalWeight: number;
 
   constructor(name: string, pools: readonly CompiledPool[]) {
     this.name = name;
     this.pools = pools;
-    this.#weighted = pools.filter((p) => p.weight > 0);
-    this.#current = new Float64Array(this.#weighted.length);
-    this.#totalWeight = this.#weighted.reduce((s, p) => s + p.weight, 0);
+    this.effective = Float64Array.from(pools, (p) => p.weight);
+    this.#current = new Float64Array(pools.length);
   }
 
   /** Picks a pool then a target; `into.pool` is set to the pool. Null when no target is ready. */
   pick(into: { pool: CompiledPool | null }, exclude: Target | null = null): Target | null {
-    const ws = this.#weighted;
-    const n = ws.length;
-    if (n === 1) {
-      into.pool = ws[0]!;
-      return ws[0]!.pick(exclude);
-    }
+    const ps = this.pools;
+    const eff = this.effective;
     const cur = this.#current;
+    const n = ps.length;
+    let total = 0;
     let best = -1;
     for (let i = 0; i < n; i++) {
-      cur[i]! += ws[i]!.weight;
+      const w = eff[i]!;
+      if (w <= 0) continue;
+      cur[i]! += w;
+      total += w;
       if (best < 0 || cur[i]! > cur[best]!) best = i;
     }
     if (best < 0) return null;
-    cur[best]! -= this.#totalWeight;
-    const t = ws[best]!.pick(exclude);
+    cur[best]! -= total;
+    const t = ps[best]!.pick(exclude);
     if (t) {
-      into.pool = ws[best]!;
+      into.pool = ps[best]!;
       return t;
     }
     // The chosen pool has nothing ready: fall back to any other weighted pool.
     for (let i = 0; i < n; i++) {
-      if (i === best) continue;
-      const alt = ws[i]!.pick(exclude);
+      if (i === best || eff[i]! <= 0) continue;
+      const alt = ps[i]!.pick(exclude);
       if (alt) {
-        into.pool = ws[i]!;
+        into.pool = ps[i]!;
         return alt;
       }
     }

@@ -34,6 +34,8 @@ export interface EtcdCluster {
   compact(): Promise<number>;
   /** The current store revision (a linearizable read through a healthy member). */
   revision(): Promise<number>;
+  /** Index of the current leader, asked of every running member that answers. */
+  leader(): Promise<number>;
   /** Output of member i (last 64 KiB), for failure messages. */
   output(i: number): string;
   /** Kills every process by pid and removes the data dirs. Safe to call twice. */
@@ -282,6 +284,31 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       return rev;
     },
     revision,
+    async leader() {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const m of members) {
+          if (!running(m)) continue;
+          try {
+            const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+            const st = (await res.json()) as { leader?: string; header?: { member_id?: string } };
+            if (!st.leader || st.leader === '0') continue;
+            // Which member is the leader: ask each for its own id.
+            for (let j = 0; j < members.length; j++) {
+              const o = members[j]!;
+              if (!running(o)) continue;
+              const r = await fetch(`${o.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+              const s2 = (await r.json()) as { header?: { member_id?: string } };
+              if (s2.header?.member_id === st.leader) return j;
+            }
+          } catch {
+            /* member not answering: ask the next */
+          }
+        }
+        if (Date.now() > deadline) throw new Error('etcd: no leader found');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     output: (i) => member(i).out,
     close() {
       closing ??= (async () => {
