@@ -10,10 +10,11 @@
 // compacted start revision; 'disconnected'; a reconnect; events out of order;
 // a write that never shows up on the watch) the watch is dropped, everything is
 // listed again at a fresh revision, that snapshot is delivered if it differs
-// from the last one delivered, and a new watch starts at its revision + 1. Each
-// watch runs on its own short-lived client that is closed when the watch ends:
-// etcd3 would otherwise reconnect an abandoned watcher by itself and replay
-// into it, and a new stream authenticates afresh.
+// from the last one delivered, and a new watch starts at its revision + 1. The
+// abandoned watcher is cancelled and stripped of listeners, so nothing etcd3
+// replays into it on its own reconnect can reach the snapshot. Watchers run on
+// a client of their own, whose per-host circuit breakers learn from failed
+// watch streams which cluster member is dead.
 //
 // Writes are txns so they return the revision they produced and can be
 // conditional (mod_revision compare). Deleting an upstream compares, in the
@@ -153,6 +154,8 @@ export class EtcdStore implements Store {
   readonly kind = 'etcd' as const;
 
   readonly #client: Etcd3;
+  /** Client for watch streams only, created on the first watch. */
+  #watchClient: Etcd3 | null = null;
   readonly #clientOptions: () => IOptions;
   readonly #prefix: string;
   readonly #timeout: number;
@@ -276,7 +279,10 @@ export class EtcdStore implements Store {
       this.#closed = true;
       this.#listeners.clear();
       this.#stopWatching();
-      this.#closing = Promise.resolve().then(() => this.#client.close());
+      this.#closing = Promise.resolve().then(() => {
+        this.#client.close();
+        this.#watchClient?.close();
+      });
     }
     return this.#closing;
   }
@@ -597,9 +603,9 @@ export class EtcdStore implements Store {
     }
   }
 
-  /** One watcher on its own client, from `from`; resolves when it ends for any reason. */
+  /** One watcher from `from`; resolves when it ends for any reason. */
   #watchOnce(from: number, signal: AbortSignal): Promise<{ reason: string; err?: unknown; connectedAt: number | null }> {
-    const client = new Etcd3(this.#clientOptions());
+    const client = (this.#watchClient ??= new Etcd3(this.#clientOptions()));
     const watcher = client.watch().inRange({ start: this.#rangeStart, end: this.#rangeEnd }).startRevision(String(from)).watcher();
     return new Promise((resolve) => {
       let connectedAt: number | null = null;
@@ -612,7 +618,6 @@ export class EtcdStore implements Store {
         watcher.removeAllListeners();
         watcher.on('error', () => {}); // an 'error' without a listener would crash the process (notes #8)
         watcher.cancel().catch(() => {}); // not awaited: against a hung etcd it never settles
-        client.close();
         resolve({ reason, err, connectedAt });
       };
       const kick = (why: string) => finish(why);

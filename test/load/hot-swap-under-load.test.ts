@@ -1,33 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { putRoute, putUpstream } from '../helpers/config.js';
-import { REPO_ROOT, removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { runAutocannon } from '../helpers/autocannon.js';
+import { removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-
-interface AutocannonResult {
-  requests: { total: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  '2xx': number;
-}
-
-/** autocannon in its own process, as a real client would be. */
-export function runAutocannon(url: string, args: string[]): { done: Promise<AutocannonResult>; pid: number } {
-  const bin = path.join(REPO_ROOT, 'node_modules/autocannon/autocannon.js');
-  const child = spawn(process.execPath, [bin, '--json', ...args, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  const done = new Promise<AutocannonResult>((resolve, reject) => {
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
-      resolve(JSON.parse(out) as AutocannonResult);
-    });
-  });
-  return { done, pid: child.pid! };
-}
 
 describe('hot swap under load', () => {
   let gw: GatewayProcess;
