@@ -36,7 +36,11 @@ function shortUrl(url: string): string {
  * `windowUs` (CLOCK_MONOTONIC µs, the clock of process.hrtime and of V8's
  * profile timestamps). `(idle)` is left out of the list and of the % base.
  */
-export function topSelfTime(file: string, limit = 20, windowUs?: [number, number]): { totalMs: number; idleMs: number; top: SelfTime[] } {
+export function topSelfTime(
+  file: string,
+  limit = 20,
+  windowUs?: [number, number],
+): { totalMs: number; idleMs: number; top: SelfTime[]; byOrigin: Record<string, number> } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -66,19 +70,44 @@ export function topSelfTime(file: string, limit = 20, windowUs?: [number, number
     agg.set(key, e);
   }
   const busy = total - idle;
+  const byOrigin: Record<string, number> = {};
+  for (const e of agg.values()) {
+    if (e.fn === '(idle)') continue;
+    const o = origin(e);
+    byOrigin[o] = (byOrigin[o] ?? 0) + e.selfMs;
+  }
+  for (const k of Object.keys(byOrigin)) byOrigin[k] = busy > 0 ? +((100 * byOrigin[k]! * 1000) / busy).toFixed(1) : 0;
   const top = [...agg.values()]
     .filter((e) => e.fn !== '(idle)')
     .sort((a, b) => b.selfMs - a.selfMs)
     .slice(0, limit)
     .map((e) => ({ ...e, selfMs: +e.selfMs.toFixed(1), pct: busy > 0 ? +((100 * e.selfMs * 1000) / busy).toFixed(1) : 0 }));
-  return { totalMs: +(total / 1000).toFixed(1), idleMs: +(idle / 1000).toFixed(1), top };
+  return { totalMs: +(total / 1000).toFixed(1), idleMs: +(idle / 1000).toFixed(1), top, byOrigin };
+}
+
+/** Coarse origin of a function: whose code the time is spent in. */
+function origin(e: SelfTime): string {
+  if (e.fn === '(garbage collector)') return 'gc';
+  if (!e.where) return 'native'; // syscalls (writev, ...), (program), builtins
+  if (e.where.startsWith('node:')) return 'node';
+  if (e.where.startsWith('undici/')) return 'undici';
+  if (e.where.startsWith('dist/src/')) return 'switchyard';
+  if (e.where.startsWith('dist/bench/')) return 'bench';
+  if (e.where.startsWith('wasm')) return 'wasm (llhttp)';
+  return 'other';
 }
 
 /** Markdown table of topSelfTime. */
 export function formatTopSelfTime(file: string, limit = 20, windowUs?: [number, number]): string {
-  const { totalMs, idleMs, top } = topSelfTime(file, limit, windowUs);
+  const { totalMs, idleMs, top, byOrigin } = topSelfTime(file, limit, windowUs);
+  const origins = Object.entries(byOrigin)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v} %`)
+    .join(', ');
   const lines = [
     `${file}: ${totalMs} ms sampled${windowUs ? ' in the measured window' : ''}, ${idleMs} ms idle; % of busy (non-idle) time`,
+    '',
+    `By origin: ${origins}`,
     '',
     '| self ms | % busy | function | where |',
     '| --: | --: | --- | --- |',

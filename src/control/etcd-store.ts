@@ -603,7 +603,14 @@ export class EtcdStore implements Store {
     }
   }
 
-  /** One watcher from `from`; resolves when it ends for any reason. */
+  /**
+   * One watcher from `from`; resolves when it ends for any reason. The watch
+   * client is kept across a 'disconnected' (its circuit breakers remember the
+   * dead member) and replaced after anything else: etcd3 never creates another
+   * watcher on a stream where etcd answered a create with "created + canceled"
+   * (e.g. permission denied; verified), so a watcher that does not get created
+   * within the request timeout also counts as a failure.
+   */
   #watchOnce(from: number, signal: AbortSignal): Promise<{ reason: string; err?: unknown; connectedAt: number | null }> {
     const client = (this.#watchClient ??= new Etcd3(this.#clientOptions()));
     const watcher = client.watch().inRange({ start: this.#rangeStart, end: this.#rangeEnd }).startRevision(String(from)).watcher();
@@ -613,15 +620,21 @@ export class EtcdStore implements Store {
       const finish = (reason: string, err?: unknown) => {
         if (done) return;
         done = true;
+        clearTimeout(creating);
         if (this.#kick === kick) this.#kick = null;
         signal.removeEventListener('abort', onAbort);
         watcher.removeAllListeners();
         watcher.on('error', () => {}); // an 'error' without a listener would crash the process (notes #8)
         watcher.cancel().catch(() => {}); // not awaited: against a hung etcd it never settles
+        if (reason !== 'disconnected' && reason !== 'stopped' && this.#watchClient === client) {
+          this.#watchClient = null;
+          client.close();
+        }
         resolve({ reason, err, connectedAt });
       };
       const kick = (why: string) => finish(why);
       const onAbort = () => finish('stopped');
+      const creating = setTimeout(() => finish('watch not created in time'), this.#timeout);
       this.#kick = kick;
       signal.addEventListener('abort', onAbort, { once: true });
       watcher.on('error', (err) => finish('error', err));
@@ -631,6 +644,7 @@ export class EtcdStore implements Store {
       });
       watcher.on('end', () => finish('end'));
       watcher.on('connected', () => {
+        clearTimeout(creating);
         connectedAt = Date.now();
         this.#setConnected(true, 'watch');
       });

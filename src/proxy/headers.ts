@@ -11,6 +11,11 @@ const REPLACED = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-request-id
 
 /** Extra hop-by-hop names listed in a Connection header value. */
 function connectionTokens(value: string): Set<string> | null {
+  // The common values name no extra header: skip the split.
+  if (value.length <= 10) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close' || v === 'upgrade') return null;
+  }
   let set: Set<string> | null = null;
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();

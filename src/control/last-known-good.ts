@@ -1,0 +1,76 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { decodeSnapshot, encodeSnapshot, errCode, writeFileDurable } from './file-store-io.js';
+import type { StoreSnapshot } from './store.js';
+
+interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * The last table a node applied from a remote store, kept on local disk
+ * (atomic write, sha256 checksum) so a node restarted while the store is
+ * unreachable serves what it served before instead of nothing. Saves are
+ * coalesced: only the newest pending snapshot is written.
+ */
+export class LastKnownGood {
+  readonly file: string;
+  readonly #log: Log;
+  #pending: StoreSnapshot | null = null;
+  #writing: Promise<void> | null = null;
+  #savedRevision = -1;
+  /** Set when the last save failed (disk full, permissions): reported, serving goes on. */
+  lastError: string | null = null;
+
+  constructor(file: string, log: Log) {
+    this.file = file;
+    this.#log = log;
+  }
+
+  /** The saved snapshot, or null when there is none or it fails its checksum (logged). */
+  async load(): Promise<StoreSnapshot | null> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.file, 'utf8');
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return null;
+      this.#log.error({ file: this.file, err: (err as Error).message }, 'cannot read the last-known-good snapshot');
+      return null;
+    }
+    try {
+      const s = decodeSnapshot(text, this.file);
+      this.#savedRevision = s.revision;
+      return Object.freeze(s);
+    } catch (err) {
+      this.#log.error({ file: this.file, err: (err as Error).message }, 'last-known-good snapshot rejected');
+      return null;
+    }
+  }
+
+  /** Queues `snapshot` for writing; returns once it (or a newer one) is on disk or failed. */
+  save(snapshot: StoreSnapshot): Promise<void> {
+    if (snapshot.revision <= this.#savedRevision && !this.#pending) return Promise.resolve();
+    this.#pending = snapshot;
+    this.#writing ??= this.#drain().finally(() => (this.#writing = null));
+    return this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending) {
+      const s = this.#pending;
+      this.#pending = null;
+      try {
+        await fsp.mkdir(path.dirname(this.file), { recursive: true });
+        await writeFileDurable(this.file, encodeSnapshot(s.revision, s.routes, s.upstreams));
+        this.#savedRevision = s.revision;
+        if (this.lastError) this.#log.info({ file: this.file }, 'last-known-good snapshot written again');
+        this.lastError = null;
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        this.#log.error({ file: this.file, err: this.lastError }, 'cannot write the last-known-good snapshot; serving continues');
+      }
+    }
+  }
+}
