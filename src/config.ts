@@ -16,6 +16,8 @@ export interface GatewayOptions {
   workers: number;
   logLevel: string;
   graceMs: number;
+  /** Local state of a node on a remote store (the last-known-good table). */
+  stateDir: string;
 }
 
 /** Thrown for a bad setting; the CLI prints it and exits 2. */
@@ -35,6 +37,7 @@ export const SETTINGS = {
   config: ['SWITCHYARD_CONFIG', undefined],
   logLevel: ['SWITCHYARD_LOG_LEVEL', 'info'],
   graceMs: ['SWITCHYARD_GRACE_MS', '30000'],
+  stateDir: ['SWITCHYARD_STATE_DIR', './.switchyard-state'],
 } as const satisfies Record<string, readonly [string, string | undefined]>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -137,7 +140,8 @@ export function resolveOptions(raw: RawSettings): GatewayOptions {
   const prefix = get('prefix')!;
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigError(`--prefix: "${prefix}" must start and end with "/"`);
 
-  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g) };
+  const stateDir = get('stateDir')!;
+  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir };
 }
 
 export function isLoopback(host: string): boolean {

@@ -5,8 +5,11 @@ import { startAdminApi } from './control/admin-api.js';
 import { registerUpstreamActions } from './control/admin-upstream-actions.js';
 import { compileGeneration, type CompileDeps } from './control/config-compiler.js';
 import type { GatewayView, NodeUpstreamStatus, PoolStatus, RouteStatus } from './control/gateway-view.js';
-import { openStore } from './control/open-store.js';
-import type { Store, StoreSnapshot } from './control/store.js';
+import { openStore, type OpenedStore } from './control/open-store.js';
+import type { LastKnownGood } from './control/last-known-good.js';
+import type { NodeRecord, NodeRegistry } from './control/node-registry.js';
+import { registerNodeEndpoints } from './control/admin-nodes.js';
+import { StoreUnavailableError, type Store, type StoreSnapshot } from './control/store.js';
 import { Listeners, urlOf } from './proxy/listeners.js';
 import { RequestMetrics } from './proxy/request-metrics.js';
 import type { GenerationHolder } from './proxy/request-handler.js';
@@ -32,6 +35,13 @@ export class Gateway implements GatewayView, GenerationHolder {
   readonly logger: Logger;
   readonly listeners: Listeners;
   readonly #store: Store;
+  readonly #nodes: NodeRegistry;
+  readonly #lastKnownGood: LastKnownGood | null;
+  readonly #options: GatewayOptions;
+  /** Data-plane URLs, for the node record. */
+  dataPlaneUrls: string[] = [];
+  adminUrl = '';
+  readonly #startedAt = new Date().toISOString();
   readonly #registry: TargetRegistry;
   readonly #runtimes: UpstreamRuntimes;
   readonly #deps: CompileDeps;
@@ -43,8 +53,11 @@ export class Gateway implements GatewayView, GenerationHolder {
   #pending: StoreSnapshot | null = null;
   #applying = false;
 
-  constructor(options: GatewayOptions, store: Store, logger: Logger, listenPorts: Set<number>) {
-    this.#store = store;
+  constructor(options: GatewayOptions, opened: OpenedStore, logger: Logger, listenPorts: Set<number>) {
+    this.#store = opened.store;
+    this.#nodes = opened.nodes;
+    this.#lastKnownGood = opened.lastKnownGood;
+    this.#options = options;
     this.logger = logger;
     this.nodeId = options.nodeId;
     this.#portRange = options.portRange;
@@ -136,15 +149,45 @@ export class Gateway implements GatewayView, GenerationHolder {
   }
 
   /** Loads the store, applies the first table, then follows the store's watch. */
+  /**
+   * Loads the store and applies the first table, then follows the store's
+   * watch. With a remote store that cannot be read, the last-known-good table
+   * on local disk serves instead (ready, store disconnected); with neither,
+   * the node stays not-ready until the store answers. A failed read is never
+   * taken for an empty table.
+   */
   async loadAndWatch(): Promise<void> {
-    const first = await this.#store.load();
-    this.#apply(first);
-    this.ready = true;
+    let first: StoreSnapshot | null = null;
+    try {
+      first = await this.#store.load();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || !this.#lastKnownGood) throw err;
+      first = await this.#lastKnownGood.load();
+      if (first) {
+        this.#servingLastKnownGood = true;
+        this.logger.warn({ revision: first.revision, file: this.#lastKnownGood.file }, 'store unreachable: serving the last-known-good table');
+      }
+      else this.logger.error({ err: err.message }, 'store unreachable and no last-known-good table: not ready until the store answers');
+    }
+    if (first) {
+      const fromFile = this.#servingLastKnownGood;
+      this.#apply(first);
+      this.#servingLastKnownGood = fromFile;
+      this.ready = true;
+    }
     this.#store.watch((s) => this.#offer(s), this.#abort.signal);
   }
 
+  /** True while the table came from the local last-known-good file, not the store. */
+  #servingLastKnownGood = false;
+
+  /** Whether a snapshot from the store should replace the live table. */
+  #wants(s: StoreSnapshot): boolean {
+    return !this.ready || this.#servingLastKnownGood || s.revision > this.generation.revision;
+  }
+
   #offer(snapshot: StoreSnapshot): void {
-    if (snapshot.revision <= this.generation.revision && !this.#applying) return;
+    if (!this.#applying && !this.#wants(snapshot)) return;
     this.#pending = snapshot;
     if (this.#applying) return;
     this.#applying = true;
@@ -154,7 +197,10 @@ export class Gateway implements GatewayView, GenerationHolder {
       while (this.#pending) {
         const s = this.#pending;
         this.#pending = null;
-        if (s.revision > this.generation.revision) this.#apply(s);
+        if (!this.#wants(s)) continue;
+        this.#apply(s);
+        this.#servingLastKnownGood = false;
+        this.ready = true;
       }
     } finally {
       this.#applying = false;
@@ -171,11 +217,32 @@ export class Gateway implements GatewayView, GenerationHolder {
     this.#applySeconds.observe((performance.now() - t0) / 1000);
     this.#revisionGauge.set(generation.revision);
     void this.listeners.syncDynamic(generation.ports, this.#portRange);
+    void this.#lastKnownGood?.save(snapshot);
+    this.publishNode();
     this.logger.debug({ revision: generation.revision, routes: generation.routeStatus.size }, 'config applied');
+  }
+
+  /** Announces this node (id, addresses, applied revision) in the node registry. */
+  publishNode(): void {
+    if (!this.adminUrl) return;
+    this.#nodes.publish({
+      id: this.nodeId,
+      group: this.#options.group,
+      address: this.adminUrl,
+      dataPlane: this.dataPlaneUrls,
+      version: VERSION,
+      appliedRevision: this.generation.revision,
+      startedAt: this.#startedAt,
+    });
+  }
+
+  listNodes(): Promise<NodeRecord[]> {
+    return this.#nodes.list();
   }
 
   async close(graceMs: number): Promise<void> {
     this.#abort.abort();
+    await this.#nodes.close();
     await this.listeners.close(graceMs);
     await this.#registry.closeAll(1000);
     await this.#store.close();
@@ -189,14 +256,15 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
     process.stderr.write(`switchyard start: ${msg}: ${(err as Error).message ?? err}\n`);
     process.exit(1);
   };
-  let store: Store;
+  let opened: OpenedStore;
   try {
-    store = await openStore(options, logger);
+    opened = await openStore(options, logger);
   } catch (err) {
     return fatal('cannot open the store', err);
   }
+  const store = opened.store;
   const listenPorts = new Set(options.listen.map((l) => l.port).filter((p) => p !== 0));
-  const gw = new Gateway(options, store, logger, listenPorts);
+  const gw = new Gateway(options, opened, logger, listenPorts);
   try {
     await gw.loadAndWatch();
   } catch (err) {
@@ -208,16 +276,22 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
       const a = await gw.listeners.listen(addr);
       listenPorts.add(a.port);
       lines.push(`data-plane listening on ${urlOf(a)}`);
+      gw.dataPlaneUrls.push(urlOf(a));
     }
   } catch (err) {
     return fatal('cannot open a data-plane listener', err);
   }
   let adminApi;
   try {
-    adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger, extend: registerUpstreamActions });
+    adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger, extend: (app, ctx) => {
+      registerUpstreamActions(app, ctx);
+      registerNodeEndpoints(app, gw);
+    } });
   } catch (err) {
     return fatal('cannot open the admin listener', err);
   }
+  gw.adminUrl = adminApi.url;
+  gw.publishNode();
   for (const l of lines) console.log(l);
   console.log(`admin listening on ${adminApi.url}`);
 

@@ -14,6 +14,7 @@ const HELP: Record<SettingName, [string, string]> = {
   config: ['--config <file>', 'the same settings as a YAML or JSON file'],
   logLevel: ['--log-level <level>', 'pino log level'],
   graceMs: ['--grace-ms <ms>', 'how long in-flight requests may take to finish on SIGTERM'],
+  stateDir: ['--state-dir <dir>', "local state of a node on etcd (its last-known-good table)"],
 };
 
 export function registerStartCommand(program: Command): void {

@@ -1,10 +1,49 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayOptions } from '../config.js';
+import { EtcdStore, parseEtcdUri } from './etcd-store.js';
 import { FileStore } from './file-store.js';
+import { LastKnownGood } from './last-known-good.js';
+import { EtcdNodeRegistry, LocalNodeRegistry, type NodeRegistry } from './node-registry.js';
 import type { Store } from './store.js';
 
-/** The Store named by --store. */
-export async function openStore(options: GatewayOptions, logger: Logger): Promise<Store> {
-  if (options.store.startsWith('file:')) return FileStore.open(options.store.slice('file:'.length), { logger });
-  throw new Error(`store "${options.store}" is not supported yet`);
+export interface OpenedStore {
+  store: Store;
+  nodes: NodeRegistry;
+  /** Local copy of the last applied table; only for remote stores. */
+  lastKnownGood: LastKnownGood | null;
+}
+
+function readFileEnv(name: string): Buffer | undefined {
+  const file = process.env[name];
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${name}=${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The Store named by --store, with its node registry and last-known-good file. */
+export async function openStore(options: GatewayOptions, logger: Logger): Promise<OpenedStore> {
+  if (options.store.startsWith('file:')) {
+    const store = await FileStore.open(options.store.slice('file:'.length), { logger });
+    return { store, nodes: new LocalNodeRegistry(), lastKnownGood: null };
+  }
+  const { endpoints, tls } = parseEtcdUri(options.store);
+  const user = process.env.SWITCHYARD_ETCD_USER;
+  const password = process.env.SWITCHYARD_ETCD_PASSWORD;
+  if ((user === undefined) !== (password === undefined)) throw new Error('set both SWITCHYARD_ETCD_USER and SWITCHYARD_ETCD_PASSWORD, or neither');
+  const auth = user !== undefined ? { username: user, password: password! } : undefined;
+  const tlsFiles = tls ? { ca: readFileEnv('SWITCHYARD_ETCD_CA'), cert: readFileEnv('SWITCHYARD_ETCD_CERT'), key: readFileEnv('SWITCHYARD_ETCD_KEY') } : undefined;
+  const timeout = Number(process.env.SWITCHYARD_ETCD_TIMEOUT_MS ?? 3000);
+  if (!Number.isInteger(timeout) || timeout < 100 || timeout > 60000) throw new Error('SWITCHYARD_ETCD_TIMEOUT_MS must be milliseconds from 100 to 60000');
+  const store = await EtcdStore.open({ endpoints, prefix: options.prefix, tls: tlsFiles, auth, requestTimeoutMs: timeout, logger });
+  const nodes = new EtcdNodeRegistry({ endpoints, tls: tlsFiles, auth, requestTimeoutMs: timeout }, options.prefix, logger);
+  // One file per cluster and prefix, so one state dir can serve several.
+  const tag = createHash('sha256').update(`${endpoints.join(',')}|${options.prefix}`).digest('hex').slice(0, 12);
+  const lastKnownGood = new LastKnownGood(path.join(options.stateDir, `last-known-good-${tag}.json`), logger);
+  return { store, nodes, lastKnownGood };
 }

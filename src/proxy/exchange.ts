@@ -111,7 +111,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#release();
     if (this.#clientGone) return this.#record(499);
     const connectFailed = isConnectError(err);
-    if (connectFailed) this.#pool!.reportFailure(this.#target!);
+    // Passive health (CONTRACT §2): refused, reset or broken connections count
+    // like 5xx; timeouts and deliberate drain cuts do not.
+    if (connectFailed || (!isDeliberateCut(err) && classifyUpstreamError(err) !== 'upstream_timeout')) this.#pool!.reportFailure(this.#target!);
     if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err, connectFailed)) {
       this.#retriesLeft--;
       const next = this.#route.upstream?.pick(this.slot, this.#target);

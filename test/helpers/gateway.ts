@@ -14,6 +14,8 @@ export interface GatewayProcess {
   readonly dataUrls: string[];
   readonly adminUrl: string;
   readonly storeDir: string | null;
+  /** --state-dir of this node (a temp dir unless args set one). */
+  readonly stateDir: string | null;
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
@@ -29,8 +31,16 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+const created: string[] = [];
+// Temp dirs live until the test file's process ends (a restarted node reuses them).
+process.once('exit', () => {
+  for (const d of created) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'switchyard-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  created.push(d);
+  return d;
 }
 
 /**
@@ -45,6 +55,8 @@ export async function startGateway(opts: StartOptions = {}): Promise<GatewayProc
   if (!args.includes('--listen')) fullArgs.push('--listen', '127.0.0.1:0');
   if (!args.includes('--admin')) fullArgs.push('--admin', '127.0.0.1:0');
   if (storeDir) fullArgs.push('--store', `file:${storeDir}`);
+  const stateDir = args.includes('--state-dir') ? null : tempDir('switchyard-state-');
+  if (stateDir) fullArgs.push('--state-dir', stateDir);
   if (!args.includes('--log-level')) fullArgs.push('--log-level', 'warn');
   fullArgs.push(...args);
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
@@ -85,6 +97,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<GatewayProc
     dataUrls,
     adminUrl,
     storeDir,
+    stateDir,
     output: () => out,
     async stop(graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -109,6 +109,7 @@ describe('no healthy target; no replay of a sent body', () => {
         assert.equal(typeof body.requestId, 'string');
         times.push(r.ms);
       }
+      console.log(`no_healthy_target: median ${median(times).toFixed(2)} ms`);
       assert.ok(median(times) < 10, `median ${median(times).toFixed(2)} ms: ${times.map((t) => t.toFixed(1)).join(', ')}`);
     } finally {
       agent.destroy();
