@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import type { ListenAddress } from './proxy/listeners.js';
+import { TrustedProxies, type DataPlaneLimits } from './proxy/limits.js';
 
 /** Resolved `switchyard start` settings (CONTRACT §1). */
 export interface GatewayOptions {
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   graceMs: number;
   /** Local state of a node on a remote store (the last-known-good table). */
   stateDir: string;
+  /** Data-plane limits and --trust-proxy (issue 8). */
+  limits: DataPlaneLimits;
 }
 
 /** Thrown for a bad setting; the CLI prints it and exits 2. */
@@ -38,6 +41,16 @@ export const SETTINGS = {
   logLevel: ['SWITCHYARD_LOG_LEVEL', 'info'],
   graceMs: ['SWITCHYARD_GRACE_MS', '30000'],
   stateDir: ['SWITCHYARD_STATE_DIR', './.switchyard-state'],
+  maxHeaderSize: ['SWITCHYARD_MAX_HEADER_SIZE', '32768'],
+  maxHeaderCount: ['SWITCHYARD_MAX_HEADER_COUNT', '100'],
+  maxBodySize: ['SWITCHYARD_MAX_BODY_SIZE', '0'],
+  headersTimeoutMs: ['SWITCHYARD_HEADERS_TIMEOUT_MS', '30000'],
+  requestTimeoutMs: ['SWITCHYARD_REQUEST_TIMEOUT_MS', '300000'],
+  keepAliveTimeoutMs: ['SWITCHYARD_KEEP_ALIVE_TIMEOUT_MS', '5000'],
+  maxConnections: ['SWITCHYARD_MAX_CONNECTIONS', '10000'],
+  maxInflight: ['SWITCHYARD_MAX_INFLIGHT', '10000'],
+  maxUpstreamHeaderSize: ['SWITCHYARD_MAX_UPSTREAM_HEADER_SIZE', '32768'],
+  trustProxy: ['SWITCHYARD_TRUST_PROXY', undefined],
 } as const satisfies Record<string, readonly [string, string | undefined]>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -141,7 +154,48 @@ export function resolveOptions(raw: RawSettings): GatewayOptions {
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigError(`--prefix: "${prefix}" must start and end with "/"`);
 
   const stateDir = get('stateDir')!;
-  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir };
+  const limits = resolveLimits(get);
+  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir, limits };
+}
+
+/** A whole number in [min, max], or a ConfigError naming the flag. */
+function wholeNumber(raw: string, flag: string, min: number, max: number, unit: string): number {
+  const s = raw.trim();
+  if (!/^\d{1,16}$/.test(s) || Number(s) < min || Number(s) > max) {
+    throw new ConfigError(`${flag}: "${raw}" must be ${unit} from ${min} to ${max}`);
+  }
+  return Number(s);
+}
+
+/** The data-plane limit flags (issue 8); see src/proxy/limits.ts for the defaults' reasons. */
+function resolveLimits(get: (k: SettingName) => string | undefined): DataPlaneLimits {
+  const MIB = 1024 * 1024;
+  const headersTimeoutMs = wholeNumber(get('headersTimeoutMs')!, '--headers-timeout-ms', 100, 3_600_000, 'milliseconds');
+  const requestTimeoutMs = wholeNumber(get('requestTimeoutMs')!, '--request-timeout-ms', 0, 86_400_000, 'milliseconds (0 = off)');
+  if (requestTimeoutMs > 0 && requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError(`--request-timeout-ms: ${requestTimeoutMs} is below --headers-timeout-ms ${headersTimeoutMs} (the whole request includes its headers)`);
+  }
+  let trustProxy: TrustedProxies | null = null;
+  const tp = get('trustProxy');
+  if (tp !== undefined) {
+    try {
+      trustProxy = new TrustedProxies(tp);
+    } catch (err) {
+      throw new ConfigError(`--trust-proxy: ${(err as Error).message} (expected a comma list of IP addresses and CIDR blocks, e.g. 10.0.0.0/8,::1)`);
+    }
+  }
+  return {
+    maxHeaderSize: wholeNumber(get('maxHeaderSize')!, '--max-header-size', 1024, 16 * MIB, 'bytes'),
+    maxHeaderCount: wholeNumber(get('maxHeaderCount')!, '--max-header-count', 1, 10_000, 'a number of header fields'),
+    maxBodySize: wholeNumber(get('maxBodySize')!, '--max-body-size', 0, Number.MAX_SAFE_INTEGER, 'bytes (0 = unlimited)'),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: wholeNumber(get('keepAliveTimeoutMs')!, '--keep-alive-timeout-ms', 100, 3_600_000, 'milliseconds'),
+    maxConnections: wholeNumber(get('maxConnections')!, '--max-connections', 0, 10_000_000, 'connections (0 = unlimited)'),
+    maxInflight: wholeNumber(get('maxInflight')!, '--max-inflight', 0, 10_000_000, 'requests (0 = unlimited)'),
+    maxUpstreamHeaderSize: wholeNumber(get('maxUpstreamHeaderSize')!, '--max-upstream-header-size', 1024, 16 * MIB, 'bytes'),
+    trustProxy,
+  };
 }
 
 export function isLoopback(host: string): boolean {

@@ -7,8 +7,10 @@ import { compileGeneration, type CompileDeps } from './control/config-compiler.j
 import type { GatewayView, NodeUpstreamStatus, PoolStatus, RouteStatus } from './control/gateway-view.js';
 import { openStore, type OpenedStore } from './control/open-store.js';
 import type { LastKnownGood } from './control/last-known-good.js';
-import type { NodeRecord, NodeRegistry } from './control/node-registry.js';
+import type { NodeRecord, NodeRegistry, PoolStats } from './control/node-registry.js';
 import { registerNodeEndpoints } from './control/admin-nodes.js';
+import { registerDeploymentEndpoints } from './control/admin-deployments.js';
+import { Coordinator } from './control/deployments/coordinator.js';
 import { StoreUnavailableError, type Store, type StoreSnapshot } from './control/store.js';
 import { Listeners, urlOf } from './proxy/listeners.js';
 import { RequestMetrics } from './proxy/request-metrics.js';
@@ -207,7 +209,25 @@ export class Gateway implements GatewayView, GenerationHolder {
     }
   }
 
+  /**
+   * Recompiles the live snapshot: for changes that come from outside the
+   * store (discovered targets), which must go through the same compile and
+   * swap. Coalesced to one rebuild per turn of the event loop.
+   */
+  recompile(): void {
+    if (this.#recompileQueued || !this.#lastSnapshot) return;
+    this.#recompileQueued = true;
+    setImmediate(() => {
+      this.#recompileQueued = false;
+      if (this.#lastSnapshot && !this.#abort.signal.aborted) this.#apply(this.#lastSnapshot);
+    });
+  }
+
+  #recompileQueued = false;
+  #lastSnapshot: StoreSnapshot | null = null;
+
   #apply(snapshot: StoreSnapshot): void {
+    this.#lastSnapshot = snapshot;
     const t0 = performance.now();
     const { generation, liveOrigins } = compileGeneration(snapshot, this.generation, this.#deps);
     this.generation = generation; // the swap
@@ -225,7 +245,19 @@ export class Gateway implements GatewayView, GenerationHolder {
   /** Announces this node (id, addresses, applied revision) in the node registry. */
   publishNode(): void {
     if (!this.adminUrl) return;
-    this.#nodes.publish({
+    this.#nodes.publish(this.nodeRecord());
+  }
+
+  /** This node as the registry shows it, with per-pool health and counters for the deployment gates. */
+  nodeRecord(): Omit<NodeRecord, 'lastSeen'> {
+    const pools: Record<string, Record<string, PoolStats>> = {};
+    for (const u of this.generation.upstreams.values()) {
+      const byPool: Record<string, PoolStats> = (pools[u.name] = {});
+      for (const p of u.pools) {
+        byPool[p.name] = { healthy: p.readyCount(), total: p.targets.length, inflight: p.runtime.inflight, requests: p.runtime.requests, errors: p.runtime.errors };
+      }
+    }
+    return {
       id: this.nodeId,
       group: this.#options.group,
       address: this.adminUrl,
@@ -233,8 +265,18 @@ export class Gateway implements GatewayView, GenerationHolder {
       version: VERSION,
       appliedRevision: this.generation.revision,
       startedAt: this.#startedAt,
-    });
+      pools,
+    };
   }
+
+  /** Publishes the node record every second (fresh counters for the gates). */
+  startHeartbeat(): void {
+    this.publishNode();
+    this.#heartbeat = setInterval(() => this.publishNode(), 1000);
+    this.#heartbeat.unref();
+  }
+
+  #heartbeat: NodeJS.Timeout | null = null;
 
   listNodes(): Promise<NodeRecord[]> {
     return this.#nodes.list();
@@ -242,6 +284,7 @@ export class Gateway implements GatewayView, GenerationHolder {
 
   async close(graceMs: number): Promise<void> {
     this.#abort.abort();
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
     await this.#nodes.close();
     await this.listeners.close(graceMs);
     await this.#registry.closeAll(1000);
@@ -286,12 +329,15 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
     adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger, extend: (app, ctx) => {
       registerUpstreamActions(app, ctx);
       registerNodeEndpoints(app, gw);
+      registerDeploymentEndpoints(app, { store, deployments: opened.deployments, listNodes: () => gw.listNodes() });
     } });
   } catch (err) {
     return fatal('cannot open the admin listener', err);
   }
   gw.adminUrl = adminApi.url;
-  gw.publishNode();
+  gw.startHeartbeat();
+  const coordinator = new Coordinator({ nodeId: options.nodeId, store, deployments: opened.deployments, election: opened.election, listNodes: () => gw.listNodes(), logger });
+  coordinator.start();
   for (const l of lines) console.log(l);
   console.log(`admin listening on ${adminApi.url}`);
 
@@ -302,8 +348,11 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
     logger.info({ signal, graceMs: options.graceMs }, 'shutting down: no new connections, in-flight requests finish');
     const hard = setTimeout(() => process.exit(1), options.graceMs + 5000);
     hard.unref();
+    coordinator.stop();
+    await opened.election.close();
     await gw.close(options.graceMs);
     await adminApi.close();
+    await opened.deployments.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -15,6 +15,16 @@ const HELP: Record<SettingName, [string, string]> = {
   logLevel: ['--log-level <level>', 'pino log level'],
   graceMs: ['--grace-ms <ms>', 'how long in-flight requests may take to finish on SIGTERM'],
   stateDir: ['--state-dir <dir>', "local state of a node on etcd (its last-known-good table)"],
+  maxHeaderSize: ['--max-header-size <bytes>', 'request line + headers; larger requests get 431'],
+  maxHeaderCount: ['--max-header-count <n>', 'header fields per request; more get 431'],
+  maxBodySize: ['--max-body-size <bytes>', "request body limit of routes without maxBodyBytes (413 above it); 0 = unlimited"],
+  headersTimeoutMs: ['--headers-timeout-ms <ms>', 'time a client has to send the request headers (slowloris)'],
+  requestTimeoutMs: ['--request-timeout-ms <ms>', 'time a client has to send the whole request; 0 = off'],
+  keepAliveTimeoutMs: ['--keep-alive-timeout-ms <ms>', 'idle keep-alive client connections are closed after this'],
+  maxConnections: ['--max-connections <n>', 'open connections per data-plane listener; 0 = unlimited'],
+  maxInflight: ['--max-inflight <n>', 'proxied requests in flight per process before 503 overloaded; 0 = unlimited'],
+  maxUpstreamHeaderSize: ['--max-upstream-header-size <bytes>', 'largest upstream response header block (502 above it)'],
+  trustProxy: ['--trust-proxy <list>', 'IPs/CIDRs whose x-forwarded-* and forwarded headers are kept (default: nobody)'],
 };
 
 export function registerStartCommand(program: Command): void {

@@ -13,6 +13,7 @@
 //                   "upstreams":{...},"checksum":"sha256:<hex of the text before it>"}
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import type { ResourceKind } from '../resources.js';
@@ -156,4 +157,12 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
     if (errCode(err) === 'ENOENT') return null;
     throw err;
   }
+}
+
+/** Replaces `file` atomically: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await writeFileDurable(tmp, text);
+  await fsp.rename(tmp, file);
+  await syncDir(path.dirname(file));
 }

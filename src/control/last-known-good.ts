@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { decodeSnapshot, encodeSnapshot, errCode, writeFileDurable } from './file-store-io.js';
+import { decodeSnapshot, encodeSnapshot, errCode, writeFileAtomic } from './file-store-io.js';
 import type { StoreSnapshot } from './store.js';
 
 interface Log {
@@ -63,7 +63,7 @@ export class LastKnownGood {
       this.#pending = null;
       try {
         await fsp.mkdir(path.dirname(this.file), { recursive: true });
-        await writeFileDurable(this.file, encodeSnapshot(s.revision, s.routes, s.upstreams));
+        await writeFileAtomic(this.file, encodeSnapshot(s.revision, s.routes, s.upstreams));
         this.#savedRevision = s.revision;
         if (this.lastError) this.#log.info({ file: this.file }, 'last-known-good snapshot written again');
         this.lastError = null;

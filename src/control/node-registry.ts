@@ -12,6 +12,17 @@ export interface NodeRecord {
   appliedRevision: number;
   startedAt: string;
   lastSeen: string;
+  /** Per upstream and pool on this node: what the deployment gates read. */
+  pools?: Record<string, Record<string, PoolStats>>;
+}
+
+export interface PoolStats {
+  healthy: number;
+  total: number;
+  inflight: number;
+  /** Cumulative since the node started. */
+  requests: number;
+  errors: number;
 }
 
 /**
@@ -27,18 +38,21 @@ export interface NodeRegistry {
 /** The embedded store has one node: this one. */
 export class LocalNodeRegistry implements NodeRegistry {
   #record: Omit<NodeRecord, 'lastSeen'> | null = null;
+  /** Fresh record on every list, when the gateway provides one. */
+  constructor(readonly current: (() => Omit<NodeRecord, 'lastSeen'> | null) | null = null) {}
   publish(record: Omit<NodeRecord, 'lastSeen'>): void {
     this.#record = record;
   }
   async list(): Promise<NodeRecord[]> {
-    return this.#record ? [{ ...this.#record, lastSeen: new Date().toISOString() }] : [];
+    const r = this.current?.() ?? this.#record;
+    return r ? [{ ...r, lastSeen: new Date().toISOString() }] : [];
   }
   async close(): Promise<void> {}
 }
 
 export const NODE_TTL_SECONDS = 10;
 /** Refresh lastSeen this often even when nothing changed. */
-const HEARTBEAT_MS = 3000;
+const HEARTBEAT_MS = 1000;
 const COALESCE_MS = 100;
 
 interface Log {

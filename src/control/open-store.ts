@@ -8,10 +8,14 @@ import { FileStore } from './file-store.js';
 import { LastKnownGood } from './last-known-good.js';
 import { EtcdNodeRegistry, LocalNodeRegistry, type NodeRegistry } from './node-registry.js';
 import type { Store } from './store.js';
+import { EtcdDeploymentStore, FileDeploymentStore, type DeploymentStore } from './deployments/deployment-store.js';
+import { EtcdElection, LocalElection, type Election } from './deployments/election.js';
 
 export interface OpenedStore {
   store: Store;
   nodes: NodeRegistry;
+  deployments: DeploymentStore;
+  election: Election;
   /** Local copy of the last applied table; only for remote stores. */
   lastKnownGood: LastKnownGood | null;
 }
@@ -30,7 +34,8 @@ function readFileEnv(name: string): Buffer | undefined {
 export async function openStore(options: GatewayOptions, logger: Logger): Promise<OpenedStore> {
   if (options.store.startsWith('file:')) {
     const store = await FileStore.open(options.store.slice('file:'.length), { logger });
-    return { store, nodes: new LocalNodeRegistry(), lastKnownGood: null };
+    const deployments = new FileDeploymentStore(path.join(store.dir, 'deployments'));
+    return { store, nodes: new LocalNodeRegistry(), deployments, election: new LocalElection(), lastKnownGood: null };
   }
   const { endpoints, tls } = parseEtcdUri(options.store);
   const user = process.env.SWITCHYARD_ETCD_USER;
@@ -41,9 +46,12 @@ export async function openStore(options: GatewayOptions, logger: Logger): Promis
   const timeout = Number(process.env.SWITCHYARD_ETCD_TIMEOUT_MS ?? 3000);
   if (!Number.isInteger(timeout) || timeout < 100 || timeout > 60000) throw new Error('SWITCHYARD_ETCD_TIMEOUT_MS must be milliseconds from 100 to 60000');
   const store = await EtcdStore.open({ endpoints, prefix: options.prefix, tls: tlsFiles, auth, requestTimeoutMs: timeout, logger });
-  const nodes = new EtcdNodeRegistry({ endpoints, tls: tlsFiles, auth, requestTimeoutMs: timeout }, options.prefix, logger);
+  const connect = { endpoints, tls: tlsFiles, auth, requestTimeoutMs: timeout };
+  const nodes = new EtcdNodeRegistry(connect, options.prefix, logger);
+  const deployments = new EtcdDeploymentStore(connect, options.prefix);
+  const election = new EtcdElection(connect, options.prefix, options.nodeId, logger);
   // One file per cluster and prefix, so one state dir can serve several.
   const tag = createHash('sha256').update(`${endpoints.join(',')}|${options.prefix}`).digest('hex').slice(0, 12);
   const lastKnownGood = new LastKnownGood(path.join(options.stateDir, `last-known-good-${tag}.json`), logger);
-  return { store, nodes, lastKnownGood };
+  return { store, nodes, deployments, election, lastKnownGood };
 }

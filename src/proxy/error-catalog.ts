@@ -12,11 +12,13 @@ export interface CatalogEntry {
 export const ERROR_CATALOG = {
   bad_request: { status: 400, message: 'malformed request', source: 'downstream' },
   no_route: { status: 404, message: 'no route matches this request', source: 'downstream' },
+  request_timeout: { status: 408, message: 'the request was not received in time', source: 'downstream' },
   payload_too_large: { status: 413, message: 'request body too large', source: 'downstream' },
   headers_too_large: { status: 431, message: 'request headers too large', source: 'downstream' },
   upstream_error: { status: 502, message: 'the upstream failed to answer', source: 'upstream' },
   no_healthy_target: { status: 503, message: 'no healthy target for this route', source: 'upstream' },
   upstream_timeout: { status: 504, message: 'the upstream did not answer in time', source: 'upstream' },
+  overloaded: { status: 503, message: 'the gateway is overloaded, retry later', source: 'internal' },
   internal_error: { status: 500, message: 'internal gateway error', source: 'internal' },
 } as const satisfies Record<string, CatalogEntry>;
 
@@ -46,6 +48,12 @@ const UPSTREAM_ERRORS: Record<string, ErrorCode> = {
   UND_ERR_RES_EXCEEDED_MAX_SIZE: 'upstream_error',
   HPE_INVALID_CONSTANT: 'upstream_error',
   HPE_INVALID_HEADER_TOKEN: 'upstream_error',
+  // The request itself could not be sent (headers undici refuses): the
+  // client's fault, never the target's (no passive-health failure, no retry).
+  UND_ERR_INVALID_ARG: 'bad_request',
+  UND_ERR_NOT_SUPPORTED: 'bad_request',
+  // A chunked request body grew past the route's maxBodyBytes.
+  SWITCHYARD_BODY_TOO_LARGE: 'payload_too_large',
 };
 
 export function classifyUpstreamError(err: unknown): ErrorCode {

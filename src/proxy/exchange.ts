@@ -159,6 +159,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #record(status: number): void {
     if (this.#done) return;
     this.#done = true;
+    const rt = this.#pool?.runtime;
+    if (rt) {
+      rt.requests++;
+      if (status >= 500) rt.errors++;
+    }
     this.#route.series.record(this.slot.pool?.name ?? '', status, (performance.now() - this.#start) / 1000);
   }
 

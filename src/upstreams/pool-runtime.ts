@@ -28,6 +28,9 @@ export interface RuntimeEvents {
  */
 export class PoolRuntime {
   inflight = 0;
+  /** Requests answered through this pool, and those that were 5xx or failed: the deployment error gate. */
+  requests = 0;
+  errors = 0;
   state: PoolState = 'idle';
   /** Requests cut by drain deadlines, ever. */
   cut = 0;

@@ -4,13 +4,15 @@
 // and once restarted it returns only after `healthy` passing checks, its share
 // then ramping linearly over slowStartMs.
 //
-// "Within 15 % of the line": for every 1 s window of the ramp, the restarted
-// target's share of the requests (its count / both targets' counts) must be
-// within 0.15 x its full share (0.5 of two targets, so 0.075 absolute) of the
-// expected share: the mean over the window of f/(1+f) with f = elapsed /
-// slowStartMs, the split smooth weighted round-robin gives for weights f and 1.
-// Counted at the targets themselves, timed from the passing check that put it
-// back (the machine clock both processes share).
+// "Within 15 % of the line": for every 1 s window of the ramp and the one
+// after it, the restarted target's share of the requests (its count / both
+// targets' counts) must be within 15 % (relative) of the line, plus two
+// requests of slack for the discreteness of round-robin. The line is f/(1+f) with f = elapsed / slowStartMs (the
+// split smooth weighted round-robin gives for weights f and 1), averaged over
+// the moments the window's requests actually arrived: on a loaded machine the
+// load stalls and bursts, and a plain time average would count that as error.
+// Requests are counted and timed at the targets themselves, from the passing
+// check that put it back (both processes share the machine clock).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runAutocannon } from '../helpers/autocannon.js';
@@ -23,18 +25,13 @@ const HEALTH = { path: '/healthz', intervalMs: 200, timeoutMs: 200, healthy: 2, 
 const SLOW_START_MS = 4000;
 /** Slack on top of unhealthy x intervalMs for timer jitter and the status poll on a loaded 2-core machine. */
 const DETECT_SLACK_MS = 200;
-/** 15 % of the full share of one of two equal targets. */
-const SHARE_TOLERANCE = 0.15 * 0.5;
+/** Allowed relative error of a window's share against the line. */
+const SHARE_TOLERANCE = 0.15;
 
-/** Mean of f/(1+f) over [from, to] ms of a linear ramp of `rampMs` (f capped at 1). */
-function expectedShare(from: number, to: number, rampMs: number): number {
-  const steps = 1000;
-  let sum = 0;
-  for (let i = 0; i < steps; i++) {
-    const f = Math.min(1, (from + ((i + 0.5) * (to - from)) / steps) / rampMs);
-    sum += f / (1 + f);
-  }
-  return sum / steps;
+/** The restarted target's share of two equal targets `ms` into a linear slow start of `rampMs`: f/(1+f), f = elapsed / rampMs. */
+function lineShare(ms: number, rampMs: number): number {
+  const f = Math.min(1, Math.max(0, ms / rampMs));
+  return f / (1 + f);
 }
 
 describe('a target SIGKILLed under load', () => {
@@ -104,17 +101,21 @@ describe('a target SIGKILLed under load', () => {
       for (let k = 0; k * 1000 < SLOW_START_MS + 1000; k++) {
         const from = readyAt + k * 1000;
         const to = from + 1000;
-        const na = la.hits.filter((t) => t >= from && t < to).length;
-        const nb = lb.hits.filter((t) => t >= from && t < to).length;
+        const inA = la.hits.filter((t) => t >= from && t < to);
+        const inB = lb.hits.filter((t) => t >= from && t < to);
+        const na = inA.length;
+        const nb = inB.length;
         const share = na / Math.max(1, na + nb);
-        const want = expectedShare(k * 1000, (k + 1) * 1000, SLOW_START_MS);
+        let want = 0;
+        for (const t of [...inA, ...inB]) want += lineShare(t - readyAt, SLOW_START_MS);
+        want /= Math.max(1, na + nb);
         const row = `window ${k}: ${na}/${na + nb} = ${share.toFixed(3)}, line ${want.toFixed(3)}, error ${(share - want).toFixed(3)}`;
         rows.push(row);
         if (na + nb < 300) bad.push(`${row} (too few requests)`);
-        else if (Math.abs(share - want) > SHARE_TOLERANCE) bad.push(row);
+        else if (Math.abs(share - want) > SHARE_TOLERANCE * want + 2 / (na + nb)) bad.push(row);
       }
-      console.log(`detect ${detectMs} ms; back ${readyAt - restartedAt} ms after restart\n${rows.join('\n')}`);
-      assert.deepEqual(bad, [], `share off the slow-start line by more than ${SHARE_TOLERANCE}:\n${rows.join('\n')}`);
+      console.log(`detect ${detectMs} ms; back ${readyAt - restartedAt} ms after restart; first hit ${la.hits[0]! - readyAt} ms after it\n${rows.join('\n')}`);
+      assert.deepEqual(bad, [], `share off the slow-start line by more than ${SHARE_TOLERANCE * 100} %:\n${rows.join('\n')}`);
     } finally {
       load.kill();
     }

@@ -155,6 +155,22 @@ for (const kind of KINDS) {
       assert.equal(ts[0]!.rampEnd, 0, 'a finished ramp is cleared');
     });
 
+    it('slow start in a pool of 20 (least-request switches to two random choices above 16): an idle ramping target at f = 0.5 takes f/(19+f)', () => {
+      const ts = targets(20);
+      const b = createBalancer(kind, ts);
+      rampAt(ts[0]!, 0.5);
+      const picks = 40_000;
+      let n = 0;
+      for (let i = 0; i < picks; i++) if (b.pick(null) === ts[0]) n++;
+      const share = n / picks;
+      const want = 0.5 / 19.5;
+      assert.ok(
+        Math.abs(share - want) <= 0.15 * want + 0.002,
+        `slow start ignored: the ramping target took ${(share * 100).toFixed(2)} % of the picks, the line says ${(want * 100).toFixed(2)} % (an even share is 5 %). ` +
+          'CONTRACT §2 slowStartMs: a target that starts receiving traffic ramps linearly from 0 to its full share',
+      );
+    });
+
     it('slow start multiplies the static weight: weights 3:1 with the heavy one at factor 1/3 split 1:1', () => {
       const ts = targets(2);
       const b = createBalancer(kind, ts, [3, 1]);

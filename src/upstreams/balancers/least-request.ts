@@ -1,5 +1,5 @@
 import type { Target } from '../target.js';
-import type { Balancer } from './balancer.js';
+import { anyRamping, type Balancer } from './balancer.js';
 
 /** Pools up to this size are scanned whole; larger ones use two random choices. */
 const FULL_SCAN = 16;
@@ -7,25 +7,30 @@ const FULL_SCAN = 16;
 /**
  * Least outstanding requests, weighted (in-flight / weight). Small pools are
  * scanned whole, with smooth weighted round-robin breaking ties, so an idle
- * pool splits exactly by weight; large pools use the power of two random
- * choices (Envoy's default), which is O(1) and avoids herding.
+ * pool splits exactly by weight; large pools of equal weights use the power of
+ * two random choices (Envoy's default), which avoids herding, except while a
+ * target is in slow start.
  */
 export class LeastRequestBalancer implements Balancer {
   readonly #targets: readonly Target[];
   readonly #weights: Float64Array;
   readonly #current: Float64Array;
+  readonly #uniform: boolean;
 
   constructor(targets: readonly Target[], weights: Float64Array) {
     this.#targets = targets;
     this.#weights = weights;
     this.#current = new Float64Array(targets.length);
+    this.#uniform = weights.every((w) => w === weights[0]);
   }
 
   pick(exclude: Target | null): Target | null {
     const ts = this.#targets;
     const n = ts.length;
     const now = performance.now();
-    if (n > FULL_SCAN) {
+    // Two random choices ignore weights among idle targets (all score 0), so
+    // unequal weights and slow start use the scan below.
+    if (n > FULL_SCAN && this.#uniform && !anyRamping(ts)) {
       for (let tries = 0; tries < 4; tries++) {
         const a = ts[(Math.random() * n) | 0]!;
         const b = ts[(Math.random() * n) | 0]!;
