@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerStartCommand } from './cli/start-command.js';
+import { registerDeployCommands } from './cli/deploy-commands.js';
 import { VERSION } from './version.js';
 
 const program = new Command('switchyard')
@@ -12,6 +13,7 @@ const program = new Command('switchyard')
 
 registerStartCommand(program);
 registerAdminCommands(program);
+registerDeployCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -15,6 +15,8 @@ export interface RouteSpec {
   stripPrefix?: boolean;
   timeoutMs?: number;
   retries?: number;
+  /** Request body limit in bytes (413 above it); 0 = unlimited; absent = the node's --max-body-size. */
+  maxBodyBytes?: number;
 }
 
 export interface HealthCheckSpec {

@@ -9,7 +9,7 @@ import YAML from 'yaml';
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9901';
 const REQUEST_TIMEOUT_MS = 30000;
 
-interface CommonOptions {
+export interface CommonOptions {
   admin: string;
   json?: boolean;
   ifMatch?: number;
@@ -24,7 +24,7 @@ interface KindDef {
 }
 
 /** An error already worded for the user; printed as `error: <message>`. */
-class CliError extends Error {
+export class CliError extends Error {
   constructor(message: string, readonly detailLines: string[] = []) {
     super(message);
   }
@@ -48,7 +48,7 @@ function parseRevision(v: string): number {
   return Number(m[1]);
 }
 
-function addCommon(cmd: Command, { ifMatch = false } = {}): Command {
+export function addCommon(cmd: Command, { ifMatch = false } = {}): Command {
   cmd.addOption(
     new Option('--admin <url>', 'admin API URL').env('SWITCHYARD_ADMIN_URL').default(DEFAULT_ADMIN_URL).argParser(normalizeAdminUrl),
   );
@@ -68,7 +68,7 @@ function resourcePath(k: KindDef, id: string): string {
   return `/${k.plural}/${encodeURIComponent(id)}`;
 }
 
-async function callApi(opts: CommonOptions, method: string, path: string, body?: unknown, ifMatch?: number): Promise<ApiResponse> {
+export async function callApi(opts: CommonOptions, method: string, path: string, body?: unknown, ifMatch?: number): Promise<ApiResponse> {
   const base = normalizeAdminUrl(opts.admin);
   const headers: Record<string, string> = { accept: 'application/json' };
   const token = process.env.SWITCHYARD_ADMIN_TOKEN;
@@ -133,7 +133,7 @@ function parseResourceFile(text: string, file: string): unknown {
   }
 }
 
-function table(headers: string[], rows: string[][]): string {
+export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -189,7 +189,7 @@ const KINDS: KindDef[] = [
 ];
 
 /** Runs an action; API and I/O failures print `error: ...` and exit 1. */
-function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -204,7 +204,7 @@ function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: 
   };
 }
 
-function printJson(v: unknown): void {
+export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 }
 

@@ -22,6 +22,8 @@ export interface CompileDeps {
   metrics: RequestMetrics;
   configErrors: Counter<'kind'>;
   logger: Logger;
+  /** --max-body-size: the body limit of routes without maxBodyBytes (0 = unlimited). */
+  maxBodySize?: number;
 }
 
 type Parsed<S> = { ok: true; value: S } | { ok: false; errors: ConfigErrorDetail[] };
@@ -105,7 +107,7 @@ export function compileGeneration(snapshot: StoreSnapshot, prev: Generation | nu
   for (const [id, { spec }] of routes.good) {
     const upstream = upstreams.get(spec.upstream) ?? null;
     const strip = spec.stripPrefix ? spec.match.path.replace(/\/+$/, '') || '/' : null;
-    compiled.push(new CompiledRoute(id, spec.match, spec.upstream, upstream, strip === '/' ? null : strip, spec.timeoutMs ?? 30000, spec.retries ?? 1, deps.metrics.series(id, spec.upstream)));
+    compiled.push(new CompiledRoute(id, spec.match, spec.upstream, upstream, strip === '/' ? null : strip, spec.timeoutMs ?? 30000, spec.retries ?? 1, deps.metrics.series(id, spec.upstream), spec.maxBodyBytes ?? deps.maxBodySize ?? 0));
     if (spec.match.port !== undefined) ports.add(spec.match.port);
     routeStatus.set(id, upstream ? { status: 'active' } : { status: 'unresolved', reason: `upstream "${spec.upstream}" does not exist` });
   }

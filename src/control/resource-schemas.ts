@@ -74,6 +74,12 @@ export const RouteSchema = {
     stripPrefix: { type: 'boolean', default: false, description: 'Remove match.path from the path sent upstream' },
     timeoutMs: { type: 'integer', minimum: 1, maximum: 3600000, default: DEFAULT_TIMEOUT_MS },
     retries: { type: 'integer', minimum: 0, maximum: 10, default: DEFAULT_RETRIES },
+    maxBodyBytes: {
+      type: 'integer',
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: "Largest request body in bytes: 413 payload_too_large above it (by Content-Length up front, or counted for a chunked body); 0 = unlimited; absent = the node's --max-body-size",
+    },
   },
 } as const;
 

@@ -160,6 +160,8 @@ export function validateRoute(value: unknown, policy: ListenerPolicy | null, idF
     stripPrefix: v.stripPrefix ?? false,
     timeoutMs: v.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     retries: v.retries ?? DEFAULT_RETRIES,
+    // No default written: an absent limit follows the node's --max-body-size.
+    ...(v.maxBodyBytes !== undefined ? { maxBodyBytes: v.maxBodyBytes } : {}),
   };
   return { ok: true, value: out };
 }

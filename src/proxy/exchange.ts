@@ -5,10 +5,27 @@ import type { CompiledPool } from '../upstreams/pool.js';
 import type { Target } from '../upstreams/target.js';
 import { classifyUpstreamError, isConnectError, isDeliberateCut } from './error-catalog.js';
 import { buildResponseHeaders } from './headers.js';
+import { inflight } from './limits.js';
 import { sendError } from './respond.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'SWITCHYARD_CLIENT_GONE' });
+/** A chunked request body grew past the route's maxBodyBytes: classified payload_too_large. */
+const BODY_TOO_LARGE = Object.assign(new Error('request body larger than the route allows'), { code: 'SWITCHYARD_BODY_TOO_LARGE' });
+
+/**
+ * The request body, counted: throws BODY_TOO_LARGE (undici then aborts the
+ * upstream exchange) once more than `max` bytes came. The client stream is
+ * not destroyed on the way out, so the 413 can still be written to it.
+ */
+async function* limitedBody(req: IncomingMessage, max: number): AsyncGenerator<Buffer> {
+  let n = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    n += (chunk as Buffer).length;
+    if (n > max) throw BODY_TOO_LARGE;
+    yield chunk as Buffer;
+  }
+}
 
 /**
  * One proxied request: the phases after routing (select target -> connect ->
@@ -25,6 +42,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #headers: string[];
   readonly #path: string;
   readonly #hasBody: boolean;
+  #body: IncomingMessage | AsyncIterable<Buffer> | null;
   readonly #requestId: string;
   readonly #start: number;
   /** The pool the target came from; set by CompiledUpstream.pick. */
@@ -49,7 +67,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#requestId = requestId;
     this.#start = start;
     this.#retriesLeft = route.retries;
+    this.#body = hasBody ? req : null;
+    inflight.count++; // until #record
     res.once('close', this.#onClientClose);
+  }
+
+  /** Counts a body of unknown length (chunked) against the route's limit. */
+  limitBody(max: number): void {
+    if (this.#hasBody) this.#body = limitedBody(this.#req, max);
   }
 
   /** Select-target phase and the first dispatch. */
@@ -70,7 +95,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         path: this.#path,
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#headers,
-        body: this.#hasBody ? this.#req : null,
+        body: this.#body,
         headersTimeout: this.#route.timeoutMs,
         bodyTimeout: this.#route.timeoutMs,
       },
@@ -113,7 +138,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const connectFailed = isConnectError(err);
     // Passive health (CONTRACT §2): refused, reset or broken connections count
     // like 5xx; timeouts and deliberate drain cuts do not.
-    if (connectFailed || (!isDeliberateCut(err) && classifyUpstreamError(err) !== 'upstream_timeout')) this.#pool!.reportFailure(this.#target!);
+    if (connectFailed || (!isDeliberateCut(err) && classifyUpstreamError(err) === 'upstream_error')) this.#pool!.reportFailure(this.#target!);
     if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err, connectFailed)) {
       this.#retriesLeft--;
       const next = this.#route.upstream?.pick(this.slot, this.#target);
@@ -139,7 +164,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #retryable(err: Error, connectFailed: boolean): boolean {
     if (connectFailed) return true;
     if (isDeliberateCut(err)) return false;
-    return !this.#hasBody && IDEMPOTENT.has(this.#req.method!) && classifyUpstreamError(err) !== 'upstream_timeout';
+    return !this.#hasBody && IDEMPOTENT.has(this.#req.method!) && classifyUpstreamError(err) === 'upstream_error';
   }
 
   #release(): void {
@@ -159,6 +184,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #record(status: number): void {
     if (this.#done) return;
     this.#done = true;
+    inflight.count--;
     const rt = this.#pool?.runtime;
     if (rt) {
       rt.requests++;

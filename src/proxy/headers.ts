@@ -1,9 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus the de-facto ones. */
+/**
+ * RFC 9110 §7.6.1 hop-by-hop fields, plus the de-facto ones, plus `expect`:
+ * the gateway answers `Expect: 100-continue` itself (and undici refuses it).
+ */
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect',
 ]);
 
 /** Headers the gateway writes itself towards the upstream. */
@@ -31,6 +34,61 @@ export interface RequestFacts {
   hasBody: boolean;
   /** Host header value (with port), '' if absent. */
   host: string;
+  /** Content-Length header value, '' if absent (llhttp checked it is digits). */
+  contentLength?: string;
+}
+
+/** RFC 3986 reg-name characters (unreserved, sub-delims, '%') by char code. */
+const REG_NAME = new Uint8Array(128);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%") REG_NAME[ch.charCodeAt(0)] = 1;
+
+/**
+ * A Host header value: a host name (RFC 3986 reg-name, not empty) or an
+ * IP literal in brackets, then optionally ':' and 1-5 digits. No spaces,
+ * '@', '/', quotes or anything else that could smuggle a second meaning.
+ */
+export function isValidHost(h: string): boolean {
+  const n = h.length;
+  let i = 0;
+  if (n === 0) return false;
+  if (h.charCodeAt(0) === 91 /* [ */) {
+    const end = h.indexOf(']');
+    if (end < 3) return false;
+    for (let j = 1; j < end; j++) {
+      const c = h.charCodeAt(j);
+      // hex digits, ':' and '.' (IPv4-mapped tails)
+      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) return false;
+    }
+    i = end + 1;
+  } else {
+    for (; i < n; i++) {
+      const c = h.charCodeAt(i);
+      if (c === 58 /* : */) break;
+      if (c >= 128 || REG_NAME[c] !== 1) return false;
+    }
+    if (i === 0) return false;
+  }
+  if (i === n) return true;
+  if (h.charCodeAt(i) !== 58 || n - i - 1 < 1 || n - i - 1 > 5) return false;
+  for (let j = i + 1; j < n; j++) {
+    const c = h.charCodeAt(j);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * A client's x-request-id is echoed in error bodies and response headers:
+ * kept only when it is 1-200 printable ASCII characters without spaces.
+ */
+export function isValidRequestId(id: string): boolean {
+  const n = id.length;
+  if (n === 0 || n > 200) return false;
+  for (let i = 0; i < n; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 /** A child span of an incoming W3C traceparent (same trace, new parent id). */
@@ -42,16 +100,25 @@ function childTraceparent(tp: string): string {
 
 /**
  * Copies the client's headers for the upstream in one pass over rawHeaders:
- * drops hop-by-hop fields (and those named in Connection), keeps or generates
- * x-request-id, appends to x-forwarded-for and forwarded, sets
- * x-forwarded-proto/host, and passes traceparent on as a child span.
- * Returns a flat [name, value, ...] list as undici accepts it.
+ * drops hop-by-hop fields (and those named in Connection), keeps (if valid)
+ * or generates x-request-id, sets x-forwarded-for/proto/host and forwarded,
+ * and passes traceparent on as a child span. The client's x-forwarded-* and
+ * forwarded headers are kept (appended to) only when `trusted` (its peer
+ * address is in --trust-proxy); otherwise they are dropped and start fresh.
+ * Returns a flat [name, value, ...] list as undici accepts it, or null for a
+ * request to refuse with 400 (a repeated, empty or malformed Host, or a
+ * Transfer-Encoding other than `chunked`); facts.requestId is set either way.
  */
-export function buildRequestHeaders(raw: string[], clientIp: string, proto: string, facts: RequestFacts): string[] {
+export function buildRequestHeaders(raw: string[], clientIp: string, proto: string, facts: RequestFacts, trusted = false): string[] | null {
   const out: string[] = [];
   let xff = '';
   let fwd = '';
+  let xfProto = '';
+  let xfHost = '';
   let requestId = '';
+  let hosts = 0;
+  let contentLength = '';
+  let bad = false;
   let traceparent = '';
   let host = '';
   let hasBody = false;
@@ -61,37 +128,55 @@ export function buildRequestHeaders(raw: string[], clientIp: string, proto: stri
     const value = raw[i + 1]!;
     if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') extraHop = connectionTokens(value);
-      else if (name === 'transfer-encoding') hasBody = true;
+      else if (name === 'transfer-encoding') {
+        hasBody = true;
+        // llhttp made sure the last coding is chunked; any other coding could
+        // not be passed on (the upstream would get coded bytes unannounced).
+        if (value !== 'chunked' && value.toLowerCase() !== 'chunked') bad = true;
+      }
       else if (name === 'te' && value.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
       continue;
     }
     if (REPLACED.has(name)) {
-      if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
-      else if (name === 'forwarded') fwd = fwd ? `${fwd}, ${value}` : value;
-      else if (name === 'x-request-id') requestId = value;
+      if (name === 'x-request-id') requestId = value;
       else if (name === 'traceparent') traceparent = value;
+      else if (trusted) {
+        if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+        else if (name === 'forwarded') fwd = fwd ? `${fwd}, ${value}` : value;
+        else if (name === 'x-forwarded-proto') xfProto = value;
+        else xfHost = value; // x-forwarded-host
+      }
       continue;
     }
-    if (name === 'host') host = value;
-    else if (name === 'content-length' && value !== '0') hasBody = true;
+    if (name === 'host') {
+      host = value;
+      hosts++;
+    } else if (name === 'content-length') {
+      contentLength = value;
+      if (value !== '0') hasBody = true;
+    }
     out.push(name, value);
   }
+  if (hosts > 1 || (hosts === 1 && !isValidHost(host))) bad = true;
+  if (requestId === '' || !isValidRequestId(requestId)) requestId = randomUUID();
+  facts.requestId = requestId;
+  if (bad) return null;
   if (extraHop) {
     for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.has(out[i]!)) out.splice(i, 2);
   }
-  if (!requestId) requestId = randomUUID();
   out.push('x-request-id', requestId);
   out.push('x-forwarded-for', xff ? `${xff}, ${clientIp}` : clientIp);
-  out.push('x-forwarded-proto', proto);
-  if (host) out.push('x-forwarded-host', host);
+  out.push('x-forwarded-proto', xfProto || proto);
+  if (xfHost || host) out.push('x-forwarded-host', xfHost || host);
   const forNode = clientIp.includes(':') ? `"[${clientIp}]"` : clientIp;
-  const hostPart = host ? `;host="${host.replace(/["\\]/g, '')}"` : '';
+  // isValidHost admits no '"' or '\\': the host needs no escaping in a quoted string.
+  const hostPart = host ? `;host="${host}"` : '';
   const mine = `for=${forNode}${hostPart};proto=${proto}`;
   out.push('forwarded', fwd ? `${fwd}, ${mine}` : mine);
   if (traceparent) out.push('traceparent', childTraceparent(traceparent));
-  facts.requestId = requestId;
   facts.hasBody = hasBody;
   facts.host = host;
+  facts.contentLength = contentLength;
   return out;
 }
 

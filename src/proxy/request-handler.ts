@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Generation } from '../router/generation.js';
 import { normalizePath, stripPrefix } from '../router/normalize-path.js';
 import { Exchange } from './exchange.js';
 import { buildRequestHeaders, type RequestFacts } from './headers.js';
+import { inflight, TRUSTED_PEER, type ListenerContext } from './limits.js';
 import { sendError } from './respond.js';
 
 /** Holds the live generation; swapping it is one assignment. */
@@ -20,15 +22,34 @@ export function hostWithoutPort(host: string): string {
   return colon < 0 ? host : host.slice(0, colon);
 }
 
+/** Sockets marked by Listeners when --trust-proxy names their peer. */
+interface MarkedSocket {
+  [TRUSTED_PEER]?: boolean;
+}
+
 /**
  * The request phases up to the upstream exchange: read the generation once,
- * copy headers, normalise the path, route. Everything after is Exchange.
+ * check the header count, copy headers (400 for a bad Host or
+ * Transfer-Encoding), normalise the path, route, check the body size by
+ * Content-Length and the in-flight limit. Everything after is Exchange.
  */
-export function handleRequest(holder: GenerationHolder, port: number, proto: string, req: IncomingMessage, res: ServerResponse): void {
+export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, req: IncomingMessage, res: ServerResponse): void {
   const start = performance.now();
   const gen = holder.generation;
-  const facts: RequestFacts = { requestId: '', hasBody: false, host: '' };
-  const headers = buildRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', proto, facts);
+  const raw = req.rawHeaders;
+  if (raw.length > ctx.maxRawHeaders) {
+    sendError(res, 'headers_too_large', randomUUID());
+    return;
+  }
+  const facts: RequestFacts = { requestId: '', hasBody: false, host: '', contentLength: '' };
+  const trusted = ctx.trustProxy && (req.socket as MarkedSocket)[TRUSTED_PEER] === true;
+  const headers = buildRequestHeaders(raw, req.socket.remoteAddress ?? '', ctx.proto, facts, trusted);
+  // HTTP/1.1 needs a Host (RFC 9112 §3.2); Node's own check is off so the
+  // answer is the JSON error like every other.
+  if (headers === null || (facts.host === '' && req.httpVersionMinor !== 0) || req.httpVersionMajor !== 1) {
+    sendError(res, 'bad_request', facts.requestId);
+    return;
+  }
 
   const url = req.url!;
   const q = url.indexOf('?');
@@ -37,11 +58,26 @@ export function handleRequest(holder: GenerationHolder, port: number, proto: str
     sendError(res, 'bad_request', facts.requestId);
     return;
   }
-  const route = gen.table.match(port, facts.host ? hostWithoutPort(facts.host) : undefined, req.method!, path);
+  const route = gen.table.match(ctx.port, facts.host ? hostWithoutPort(facts.host) : undefined, req.method!, path);
   if (route === null) {
     sendError(res, 'no_route', facts.requestId);
     return;
   }
+  // A declared length over the limit never reaches the upstream; a chunked
+  // body is counted as it streams (Exchange.limitBody).
+  const maxBody = route.maxBodyBytes;
+  if (maxBody > 0 && facts.hasBody && facts.contentLength !== '' && Number(facts.contentLength) > maxBody) {
+    sendError(res, 'payload_too_large', facts.requestId);
+    return;
+  }
+  if (inflight.count >= ctx.maxInflight) {
+    sendError(res, 'overloaded', facts.requestId);
+    return;
+  }
   const upstreamPath = (route.stripPrefix === null ? path : stripPrefix(path, route.stripPrefix)) + (q < 0 ? '' : url.slice(q));
-  new Exchange(req, res, route, headers, upstreamPath, facts.hasBody, facts.requestId, start).start();
+  const ex = new Exchange(req, res, route, headers, upstreamPath, facts.hasBody, facts.requestId, start);
+  if (maxBody > 0 && facts.hasBody && facts.contentLength === '') ex.limitBody(maxBody);
+  // Expect: 100-continue (the 'checkContinue' listener): the body is wanted now.
+  if (ctx.expectContinue) res.writeContinue();
+  ex.start();
 }

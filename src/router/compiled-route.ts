@@ -19,5 +19,7 @@ export class CompiledRoute implements Matchable {
     readonly timeoutMs: number,
     readonly retries: number,
     readonly series: RouteSeries,
+    /** Request body limit in bytes (413 above it); 0 = unlimited. */
+    readonly maxBodyBytes: number = 0,
   ) {}
 }

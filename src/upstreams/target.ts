@@ -10,12 +10,15 @@ export interface TargetPoolOptions {
   connections: number;
   keepAliveTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Largest response header block a target may send (--max-upstream-header-size); more is a 502. */
+  maxResponseHeaderSize: number;
 }
 
 export const DEFAULT_TARGET_POOL_OPTIONS: TargetPoolOptions = {
   connections: 1024,
   keepAliveTimeoutMs: 4000,
   connectTimeoutMs: 5000,
+  maxResponseHeaderSize: 32 * 1024,
 };
 
 /** Passive health (outlier ejection), after Envoy's defaults. */
@@ -81,6 +84,7 @@ export class Target {
       connections: this.#poolOpts.connections,
       keepAliveTimeout: this.#poolOpts.keepAliveTimeoutMs,
       connectTimeout: this.#poolOpts.connectTimeoutMs,
+      maxHeaderSize: this.#poolOpts.maxResponseHeaderSize,
       pipelining: 1,
     });
   }
