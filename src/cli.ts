@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerStartCommand } from './cli/start-command.js';
 import { registerDeployCommands } from './cli/deploy-commands.js';
+import { registerRegisterCommand } from './cli/register-command.js';
 import { VERSION } from './version.js';
 
 const program = new Command('switchyard')
@@ -14,6 +15,7 @@ const program = new Command('switchyard')
 registerStartCommand(program);
 registerAdminCommands(program);
 registerDeployCommands(program);
+registerRegisterCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,7 +7,7 @@ import { compileGeneration, type CompileDeps } from './control/config-compiler.j
 import type { GatewayView, NodeUpstreamStatus, PoolStatus, RouteStatus } from './control/gateway-view.js';
 import { openStore, type OpenedStore } from './control/open-store.js';
 import type { LastKnownGood } from './control/last-known-good.js';
-import type { NodeRecord, NodeRegistry, PoolStats } from './control/node-registry.js';
+import { LocalNodeRegistry, type NodeRecord, type NodeRegistry, type PoolStats } from './control/node-registry.js';
 import { registerNodeEndpoints } from './control/admin-nodes.js';
 import { registerDeploymentEndpoints } from './control/admin-deployments.js';
 import { Coordinator } from './control/deployments/coordinator.js';
@@ -17,6 +17,8 @@ import { RequestMetrics } from './proxy/request-metrics.js';
 import type { GenerationHolder } from './proxy/request-handler.js';
 import type { ConfigErrorDetail, ListenerPolicy } from './resources.js';
 import type { Generation } from './router/generation.js';
+import { DiscoveryRegistry } from './upstreams/discovery/discovery-registry.js';
+import { dnsServersFromEnv } from './upstreams/discovery/dns-source.js';
 import { UpstreamRuntimes } from './upstreams/pool-runtime.js';
 import { TargetRegistry } from './upstreams/target-registry.js';
 import { VERSION } from './version.js';
@@ -46,6 +48,8 @@ export class Gateway implements GatewayView, GenerationHolder {
   readonly #startedAt = new Date().toISOString();
   readonly #registry: TargetRegistry;
   readonly #runtimes: UpstreamRuntimes;
+  /** Sources of process, dns and registry pools; they outlive generations. */
+  readonly #discovery: DiscoveryRegistry;
   readonly #deps: CompileDeps;
   readonly #abort = new AbortController();
   readonly #portRange: GatewayOptions['portRange'];
@@ -90,7 +94,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     const healthFlips = new Counter({ name: 'switchyard_target_health_changes_total', help: 'Targets entering or leaving rotation', labelNames: ['target', 'state'] as const, registers: [this.metrics] });
     const poolStates = new Counter({ name: 'switchyard_pool_state_changes_total', help: 'Drain and flood events: pools entering a state', labelNames: ['upstream', 'pool', 'state'] as const, registers: [this.metrics] });
     const drainCuts = new Counter({ name: 'switchyard_drain_cut_requests_total', help: 'In-flight requests cut because a drain reached its deadline', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics] });
-    this.#registry = new TargetRegistry({}, {
+    this.#registry = new TargetRegistry({ maxResponseHeaderSize: options.limits.maxUpstreamHeaderSize }, {
       onEjection: (t, ms) => {
         ejections.inc({ target: t.origin });
         logger.warn({ target: t.origin, ms }, 'target ejected after consecutive failures');
@@ -100,19 +104,30 @@ export class Gateway implements GatewayView, GenerationHolder {
         logger.info({ target: t.origin, state }, 'target health changed');
       },
     });
+    this.#discovery = new DiscoveryRegistry({
+      group: options.group,
+      logger,
+      targets: this.#registry,
+      etcd: opened.etcd ? { connect: opened.etcd, prefix: options.prefix } : null,
+      dnsServers: dnsServersFromEnv(),
+      onChange: () => this.recompile(),
+      onDrainReport: () => this.publishNode(),
+    });
     this.#runtimes = new UpstreamRuntimes({
       onPoolState: (upstream, pool, state) => {
         poolStates.inc({ upstream, pool, state });
         logger.info({ upstream, pool, state }, 'pool state changed');
+        this.#discovery.onPoolState(upstream, pool, state);
       },
       onDrainCut: (upstream, pool, n) => {
         drainCuts.inc({ upstream, pool }, n);
         logger.warn({ upstream, pool, requests: n }, 'drain timeout: in-flight requests cut');
       },
     });
-    this.#deps = { registry: this.#registry, runtimes: this.#runtimes, policy: this.listenerPolicy, metrics: requestMetrics, configErrors, logger };
+    this.#deps = { registry: this.#registry, runtimes: this.#runtimes, policy: this.listenerPolicy, metrics: requestMetrics, configErrors, logger, maxBodySize: options.limits.maxBodySize };
+    this.#deps.discovery = this.#discovery;
     this.generation = compileGeneration(EMPTY, null, this.#deps).generation;
-    this.listeners = new Listeners(this, logger);
+    this.listeners = new Listeners(this, logger, options.limits);
   }
 
   get appliedRevision(): number {
@@ -142,6 +157,8 @@ export class Gateway implements GatewayView, GenerationHolder {
         cut: p.runtime.cut,
         targets: p.targets.map((t) => ({ target: t.origin, state: t.state, inflight: t.inflight })),
       };
+      const source = this.#discovery.status(u.name, p.name);
+      if (source) pools[p.name]!.source = source;
     });
     return { node: this.nodeId, appliedRevision: this.generation.revision, pools };
   }
@@ -159,6 +176,7 @@ export class Gateway implements GatewayView, GenerationHolder {
    * taken for an empty table.
    */
   async loadAndWatch(): Promise<void> {
+    this.#discovery.start();
     let first: StoreSnapshot | null = null;
     try {
       first = await this.#store.load();
@@ -266,6 +284,7 @@ export class Gateway implements GatewayView, GenerationHolder {
       appliedRevision: this.generation.revision,
       startedAt: this.#startedAt,
       pools,
+      registryDrains: this.#discovery.drainReport(),
     };
   }
 
@@ -279,6 +298,8 @@ export class Gateway implements GatewayView, GenerationHolder {
   #heartbeat: NodeJS.Timeout | null = null;
 
   listNodes(): Promise<NodeRecord[]> {
+    // One node on the embedded store: its record is always fresh.
+    if (this.#nodes instanceof LocalNodeRegistry) return Promise.resolve([{ ...this.nodeRecord(), lastSeen: new Date().toISOString() }]);
     return this.#nodes.list();
   }
 
@@ -287,6 +308,8 @@ export class Gateway implements GatewayView, GenerationHolder {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     await this.#nodes.close();
     await this.listeners.close(graceMs);
+    // After the listeners: backends stop only once their in-flight requests are done.
+    await this.#discovery.close();
     await this.#registry.closeAll(1000);
     await this.#store.close();
   }

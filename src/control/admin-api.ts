@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import { ID_PATTERN, type ConfigErrorDetail, type ResourceKind } from '../resources.js';
 import { VERSION } from '../version.js';
 import type { GatewayView } from './gateway-view.js';
@@ -87,6 +88,13 @@ const anyObject = (description: string) => ({ description, type: 'object', addit
 export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
   const { store, view, logger } = opts;
   const tokenHash = opts.token ? sha256(opts.token) : null;
+  // Refused requests are counted and logged, never with what was sent as the token.
+  const AUTH_FAILURES = 'switchyard_admin_auth_failures_total';
+  const authFailures =
+    (view.metrics.getSingleMetric(AUTH_FAILURES) as Counter<'reason'> | undefined) ??
+    new Counter({ name: AUTH_FAILURES, help: 'Admin API requests refused for a missing or wrong bearer token', labelNames: ['reason'] as const, registers: [view.metrics] });
+  let authLoggedAt = 0;
+  let authUnlogged = 0;
 
   const app = fastify({
     logger: false,
@@ -140,6 +148,15 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
     const m = typeof header === 'string' ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
     const ok = m !== null && timingSafeEqual(sha256(m[1]!), tokenHash);
     if (!ok) {
+      const reason = header === undefined ? 'missing' : 'wrong';
+      authFailures.inc({ reason });
+      // At most one line a second: a guessing client must not flood the log.
+      const now = Date.now();
+      if (now - authLoggedAt >= 1000) {
+        logger.warn({ reason, ip: req.ip, method: req.method, path, unlogged: authUnlogged }, 'admin API: authentication failed');
+        authLoggedAt = now;
+        authUnlogged = 0;
+      } else authUnlogged++;
       reply.header('www-authenticate', 'Bearer realm="switchyard"');
       return sendError(
         reply,

@@ -8,6 +8,7 @@ import { RouteTable } from '../router/route-table.js';
 import { CompiledPool } from '../upstreams/pool.js';
 import type { UpstreamRuntimes } from '../upstreams/pool-runtime.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '../upstreams/pool-runtime.js';
+import type { DiscoveryRegistry } from '../upstreams/discovery/discovery-registry.js';
 import type { TargetRegistry } from '../upstreams/target-registry.js';
 import { originOf } from '../upstreams/target.js';
 import { CompiledUpstream } from '../upstreams/upstream.js';
@@ -24,6 +25,8 @@ export interface CompileDeps {
   logger: Logger;
   /** --max-body-size: the body limit of routes without maxBodyBytes (0 = unlimited). */
   maxBodySize?: number;
+  /** Sources of `process`, `dns` and `registry` pools; without it such pools are empty. */
+  discovery?: DiscoveryRegistry;
 }
 
 type Parsed<S> = { ok: true; value: S } | { ok: false; errors: ConfigErrorDetail[] };
@@ -66,11 +69,21 @@ function validateAll<S>(
   return { good, errors };
 }
 
-function compileUpstream(spec: UpstreamSpec, deps: CompileDeps, live: Set<string>): CompiledUpstream {
+/**
+ * `drains` collects targets their discovery source takes out of rotation
+ * (a registrar marked them draining), with the upstream's drain timeout.
+ */
+function compileUpstream(spec: UpstreamSpec, deps: CompileDeps, live: Set<string>, drains: Map<string, number>): CompiledUpstream {
   const pools: CompiledPool[] = [];
   const runtime = deps.runtimes.get(spec.name);
   for (const [name, pool] of Object.entries(spec.pools)) {
-    const targets = (pool.targets ?? []).map((url) => {
+    let urls: readonly string[] = pool.targets ?? [];
+    if (!pool.targets) {
+      const found = deps.discovery?.pool(spec, name, pool) ?? { targets: [], draining: [] };
+      urls = found.targets;
+      for (const url of found.draining) drains.set(originOf(url), spec.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    }
+    const targets = urls.map((url) => {
       const origin = originOf(url);
       live.add(origin);
       const t = deps.registry.acquire(origin);
@@ -82,9 +95,8 @@ function compileUpstream(spec: UpstreamSpec, deps: CompileDeps, live: Set<string
   return new CompiledUpstream(spec.name, pools);
 }
 
-/** Applies target drains (drainTargets of every upstream) to the live targets. */
-function applyTargetDrains(ups: ReadonlyMap<string, GoodEntry<UpstreamSpec>>, deps: CompileDeps): void {
-  const drains = new Map<string, number>();
+/** Applies target drains (drainTargets of every upstream, and discovered ones in `drains`) to the live targets. */
+function applyTargetDrains(ups: ReadonlyMap<string, GoodEntry<UpstreamSpec>>, deps: CompileDeps, drains: Map<string, number>): void {
   for (const { spec } of ups.values()) {
     for (const url of spec.drainTargets ?? []) drains.set(originOf(url), spec.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
   }
@@ -98,8 +110,11 @@ export function compileGeneration(snapshot: StoreSnapshot, prev: Generation | nu
 
   const liveOrigins = new Set<string>();
   const upstreams = new Map<string, CompiledUpstream>();
-  for (const [name, { spec }] of ups.good) upstreams.set(name, compileUpstream(spec, deps, liveOrigins));
-  applyTargetDrains(ups.good, deps);
+  const drains = new Map<string, number>();
+  deps.discovery?.beginCompile();
+  for (const [name, { spec }] of ups.good) upstreams.set(name, compileUpstream(spec, deps, liveOrigins, drains));
+  applyTargetDrains(ups.good, deps, drains);
+  deps.discovery?.endCompile();
 
   const compiled: CompiledRoute[] = [];
   const routeStatus = new Map<string, RouteStatus>();

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { ConfigErrorDetail, ListenerPolicy } from '../resources.js';
+import type { SourceStatus } from '../upstreams/discovery/target-source.js';
 
 export type RouteStatus =
   | { status: 'active' }
@@ -18,6 +19,8 @@ export interface PoolStatus {
   /** Requests cut by drain deadlines on this node. */
   cut: number;
   targets: { target: string; state: string; inflight: number }[];
+  /** process, dns and registry pools: what their source does on this node (state, error, restarts...). */
+  source?: SourceStatus;
 }
 
 export interface NodeUpstreamStatus {

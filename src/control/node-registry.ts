@@ -14,6 +14,12 @@ export interface NodeRecord {
   lastSeen: string;
   /** Per upstream and pool on this node: what the deployment gates read. */
   pools?: Record<string, Record<string, PoolStats>>;
+  /**
+   * In-flight requests on this node per registration marked draining
+   * (`<upstream>/<pool>/<encoded origin>` -> count), present once this node
+   * took it out of rotation: `switchyard register` waits for 0 on every node.
+   */
+  registryDrains?: Record<string, number>;
 }
 
 export interface PoolStats {

@@ -95,7 +95,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
         path: this.#path,
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#headers,
-        body: this.#body,
+        // undici takes async iterables too (its typings list only streams).
+        body: this.#body as IncomingMessage | null,
         headersTimeout: this.#route.timeoutMs,
         bodyTimeout: this.#route.timeoutMs,
       },
@@ -141,7 +142,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (connectFailed || (!isDeliberateCut(err) && classifyUpstreamError(err) === 'upstream_error')) this.#pool!.reportFailure(this.#target!);
     if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err, connectFailed)) {
       this.#retriesLeft--;
-      const next = this.#route.upstream?.pick(this.slot, this.#target);
+      // Another target if there is one; else the same one again (a reset on
+      // a reused keep-alive connection succeeds on a fresh connection).
+      const next = this.#route.upstream?.pick(this.slot, this.#target) ?? (this.#target!.ready && !this.#target!.closed ? this.#target : null);
       if (next) {
         this.#route.series.retries++;
         return this.#send(next);

@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { ERROR_CATALOG, errorBody, type ErrorCode } from './error-catalog.js';
+import { DEFAULT_LIMITS, TRUSTED_PEER, type DataPlaneLimits, type ListenerContext } from './limits.js';
 import { handleRequest, type GenerationHolder } from './request-handler.js';
 import { handleUpgrade } from './websocket-proxy.js';
 
@@ -13,6 +17,20 @@ interface Listener {
   server: http.Server;
   port: number;
   dynamic: boolean;
+}
+
+/** A whole error answer for a socket the HTTP parser gave up on (clientError). */
+function rawError(code: ErrorCode): string {
+  const id = randomUUID();
+  const body = errorBody(code, id);
+  const { status } = ERROR_CATALOG[code];
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** How often Node checks headersTimeout/requestTimeout (its default, 30 s, would let a 1 s limit run 31 s). */
+function checkingInterval(l: DataPlaneLimits): number {
+  const shortest = l.requestTimeoutMs > 0 ? Math.min(l.headersTimeoutMs, l.requestTimeoutMs) : l.headersTimeoutMs;
+  return Math.max(100, Math.min(1000, Math.floor(shortest / 4)));
 }
 
 /** Formats a URL for a bound address (IPv6 in brackets, wildcard shown as is). */
@@ -28,17 +46,32 @@ export function urlOf(address: AddressInfo, scheme = 'http'): string {
 export class Listeners {
   readonly #holder: GenerationHolder;
   readonly #logger: Logger;
+  readonly #limits: DataPlaneLimits;
   readonly #byPort = new Map<number, Listener>();
   #dynamicHost: string | undefined;
   #closing = false;
+  #lastDropLog = 0;
 
-  constructor(holder: GenerationHolder, logger: Logger) {
+  constructor(holder: GenerationHolder, logger: Logger, limits: DataPlaneLimits = DEFAULT_LIMITS) {
     this.#holder = holder;
     this.#logger = logger;
+    this.#limits = limits;
   }
 
   async listen(addr: ListenAddress, dynamic = false): Promise<AddressInfo> {
-    const server = http.createServer({ keepAliveTimeout: 5000, headersTimeout: 30000, requestTimeout: 0 });
+    const l = this.#limits;
+    const server = http.createServer({
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      connectionsCheckingInterval: checkingInterval(l),
+      maxHeaderSize: l.maxHeaderSize,
+      // Checked in handleRequest, so the 400 is the JSON error like every other.
+      requireHostHeader: false,
+    });
+    // rawHeaders keeps every field; the parsed headers object stops here.
+    server.maxHeadersCount = l.maxHeaderCount;
+    if (l.maxConnections > 0) server.maxConnections = l.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(addr.port, addr.host, () => {
@@ -49,14 +82,43 @@ export class Listeners {
     const address = server.address() as AddressInfo;
     const port = address.port;
     const holder = this.#holder;
-    server.on('request', (req, res) => handleRequest(holder, port, 'http', req, res));
+    const ctx: ListenerContext = {
+      port,
+      proto: 'http',
+      maxRawHeaders: 2 * l.maxHeaderCount,
+      maxInflight: l.maxInflight > 0 ? l.maxInflight : Number.MAX_SAFE_INTEGER,
+      trustProxy: l.trustProxy !== null,
+      expectContinue: false,
+    };
+    const continueCtx: ListenerContext = { ...ctx, expectContinue: true };
+    server.on('request', (req, res) => handleRequest(holder, ctx, req, res));
+    // Expect: 100-continue: 100 goes out only once the request is routed and
+    // within limits, so a 413/404 spares the client sending the body.
+    server.on('checkContinue', (req, res) => handleRequest(holder, continueCtx, req, res));
     server.on('upgrade', (req, socket, head) => handleUpgrade(holder, port, 'http', req, socket, head));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable) return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
-      const body = JSON.stringify({ error: code, message: 'malformed request', requestId: '' });
-      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    const trust = l.trustProxy;
+    if (trust !== null) {
+      // Trust is a property of the peer: decided once per connection.
+      server.on('connection', (socket: Socket & { [TRUSTED_PEER]?: boolean }) => {
+        socket[TRUSTED_PEER] = trust.has(socket.remoteAddress);
+      });
+    }
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      // No answer on a dead socket, nor a second status line into a response
+      // already under way (a request timeout while the upstream answers).
+      const res = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (!socket.writable || err.code === 'ECONNRESET' || res?.headersSent) return socket.destroy();
+      const code: ErrorCode =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
+      socket.write(rawError(code));
+      // Closed once written: a slowloris must not keep it half-open.
+      (socket as Socket).destroySoon();
+    });
+    server.on('drop', () => {
+      const now = Date.now();
+      if (now - this.#lastDropLog < 10_000) return;
+      this.#lastDropLog = now;
+      this.#logger.warn({ port, maxConnections: l.maxConnections }, 'connection limit reached: new connections are closed');
     });
     this.#byPort.set(port, { server, port, dynamic });
     if (!dynamic && this.#dynamicHost === undefined) this.#dynamicHost = addr.host;

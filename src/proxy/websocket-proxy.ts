@@ -6,6 +6,7 @@ import type { CompiledPool } from '../upstreams/pool.js';
 import type { Target } from '../upstreams/target.js';
 import { ERROR_CATALOG, classifyUpstreamError, errorBody, type ErrorCode } from './error-catalog.js';
 import { buildRequestHeaders, type RequestFacts } from './headers.js';
+import { TRUSTED_PEER } from './limits.js';
 import type { GenerationHolder } from './request-handler.js';
 
 function rawReply(socket: Duplex, code: ErrorCode, requestId: string): void {
@@ -28,7 +29,9 @@ export function handleUpgrade(holder: GenerationHolder, port: number, proto: str
   socket.on('error', () => socket.destroy());
   const gen = holder.generation;
   const facts: RequestFacts = { requestId: '', hasBody: false, host: '' };
-  const headers = buildRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', proto, facts);
+  const trusted = (req.socket as { [TRUSTED_PEER]?: boolean })[TRUSTED_PEER] === true;
+  const headers = buildRequestHeaders(req.rawHeaders, req.socket.remoteAddress ?? '', proto, facts, trusted);
+  if (headers === null || (facts.host === '' && req.httpVersionMinor !== 0)) return rawReply(socket, 'bad_request', facts.requestId);
   const url = req.url!;
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));

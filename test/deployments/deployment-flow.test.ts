@@ -6,7 +6,8 @@ import { admin, removeDir, startGateway, type GatewayProcess } from '../helpers/
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 
-const HEALTH = { path: '/healthz', intervalMs: 100, timeoutMs: 100, healthy: 1, unhealthy: 1 };
+// Probes fast enough for short tests, tolerant enough not to flap on a loaded 2-core machine.
+const HEALTH = { path: '/healthz', intervalMs: 150, timeoutMs: 1000, healthy: 1, unhealthy: 3 };
 
 /** An upstream whose /healthz and answers can be switched by the test. */
 async function app(name: string, opts: { healthy?: boolean; failEvery?: number } = {}) {

@@ -31,8 +31,8 @@ describe('etcd outage while two nodes serve under load', () => {
     etcd = await startEtcd();
     t1 = await startTargetProcess('t1');
     [a, b] = await Promise.all([
-      startEtcdNode(etcd.endpoints, { prefix, nodeId: 'node-a', etcdTimeoutMs: ETCD_TIMEOUT_MS }),
-      startEtcdNode(etcd.endpoints, { prefix, nodeId: 'node-b', etcdTimeoutMs: ETCD_TIMEOUT_MS }),
+      startEtcdNode(etcd.endpoints, { prefix, nodeId: 'node-a', etcdTimeoutMs: ETCD_TIMEOUT_MS, logLevel: 'info' }),
+      startEtcdNode(etcd.endpoints, { prefix, nodeId: 'node-b', etcdTimeoutMs: ETCD_TIMEOUT_MS, logLevel: 'info' }),
     ]);
     await putUpstream(a, 'u1', [t1.url]);
     await putRoute(a, 'load', { path: '/load' }, 'u1');
@@ -108,6 +108,21 @@ describe('etcd outage while two nodes serve under load', () => {
     return r.ms;
   }
 
+  /** Waits until both nodes report the same applied revision, at least `rev`; the failure names what each reported. */
+  async function converge(rev: number, timeoutMs = 5000): Promise<void> {
+    let seen = '';
+    try {
+      await waitFor(async () => {
+        const [ra, rb] = await Promise.all([readyz(a), readyz(b)]);
+        seen = `node-a ${JSON.stringify(ra)}, node-b ${JSON.stringify(rb)}`;
+        return ra.appliedRevision === rb.appliedRevision && ra.appliedRevision >= rev;
+      }, { timeoutMs, what: `both nodes to apply revision ${rev}` });
+    } catch (err) {
+      const tail = (gw: GatewayProcess) => gw.output().split('\n').filter((l) => /etcd store|revision/.test(l)).slice(-15).join('\n');
+      throw new Error(`${(err as Error).message}; last seen: ${seen}\nnode-a log:\n${tail(a)}\nnode-b log:\n${tail(b)}`);
+    }
+  }
+
   /** Polls a write until it succeeds; resolves with its revision and how long it took. */
   async function writeWhenBack(gw: GatewayProcess, id: string): Promise<{ revision: number; ms: number }> {
     const t0 = Date.now();
@@ -133,6 +148,10 @@ describe('etcd outage while two nodes serve under load', () => {
       await refused(b, 'PUT', '/upstreams/u9', { name: 'u9', pools: { main: { targets: [t1.url] } } }),
       await refused(a, 'DELETE', '/routes/load'),
     ];
+    // GET /nodes needs the store: refused the same way.
+    const nodesDown = await timedAdmin(a, 'GET', '/nodes');
+    assert.equal(nodesDown.status, 503, `GET /nodes while etcd is down: ${nodesDown.status} ${JSON.stringify(nodesDown.body)}`);
+    assert.equal(nodesDown.body.error, 'store_unavailable');
     // Ready, serving, and saying the store is gone.
     for (const gw of [a, b]) {
       await waitFor(async () => (await readyz(gw)).store === 'disconnected', { timeoutMs: 3000, what: `${gw.adminUrl} /readyz to say store disconnected` });
@@ -150,16 +169,19 @@ describe('etcd outage while two nodes serve under load', () => {
     const w = await writeWhenBack(a, 'after-kill');
     // Both nodes converge on the same applied revision, the write's, and serve the new route.
     const tConverge = Date.now();
-    await waitFor(async () => {
-      const [ra, rb] = await Promise.all([readyz(a), readyz(b)]);
-      return ra.appliedRevision === rb.appliedRevision && ra.appliedRevision >= w.revision;
-    }, { timeoutMs: 5000, what: `both nodes to apply revision ${w.revision}` });
+    await converge(w.revision);
     const convergeMs = Date.now() - tConverge;
     for (const gw of [a, b]) {
       await servedWithin(`${gw.dataUrls[0]}/after-kill`, 't1', 2000);
       await waitFor(async () => (await readyz(gw)).store === 'connected', { timeoutMs: 3000, what: `${gw.adminUrl} /readyz to say store connected` });
       assert.equal(metricValue(await scrape(gw), 'switchyard_store_connected'), 1);
     }
+    // The node registry came back too: both nodes listed at the converged revision.
+    await waitFor(async () => {
+      const r = await admin(b, 'GET', '/nodes');
+      const nodes = r.status === 200 ? (r.body.nodes as any[]) : [];
+      return nodes.length === 2 && nodes.every((n) => n.appliedRevision >= w.revision);
+    }, { timeoutMs: 5000, what: `GET /nodes to list both nodes at revision ${w.revision} after the outage` });
     const recoveredAt = Date.now();
     await readiness.stop();
     console.log(
@@ -196,10 +218,7 @@ describe('etcd outage while two nodes serve under load', () => {
     }
     const tCont = Date.now();
     const w = await writeWhenBack(b, 'after-stop');
-    await waitFor(async () => {
-      const [ra, rb] = await Promise.all([readyz(a), readyz(b)]);
-      return ra.appliedRevision === rb.appliedRevision && ra.appliedRevision >= w.revision;
-    }, { timeoutMs: 5000, what: `both nodes to apply revision ${w.revision}` });
+    await converge(w.revision);
     for (const gw of [a, b]) await servedWithin(`${gw.dataUrls[0]}/after-stop`, 't1', 2000);
     const recoveredAt = Date.now();
     await readiness.stop();

@@ -168,4 +168,23 @@ describe('garbage values in etcd', () => {
     }
     assertAlive();
   });
+
+  it('a node started with garbage already stored starts, is ready, serves the valid routes and reports the bad ones', async () => {
+    const junk = await rawPut('routes/junk', '{"id":"junk","match":{"path":"/junk"},"upstream":');
+    const late = await startEtcdNode(etcd.endpoints, { prefix, nodeId: 'node-late' });
+    nodes.push(late);
+    await waitFor(async () => {
+      const r = await readyz(late);
+      return r.status === 200 && r.appliedRevision >= junk;
+    }, { timeoutMs: 5000, what: 'the late node to be ready at the current revision' });
+    await servedWithin(`${late.dataUrls[0]}/good`, 't1', 2000);
+    await servedWithin(`${late.dataUrls[0]}/fresh`, 't1', 2000);
+    assert.equal((await hit(`${late.dataUrls[0]}/junk`)).status, 404);
+    assert.equal((await hit(`${late.dataUrls[0]}/elsewhere`)).status, 404, 'odd keys must not create routes');
+    const r = await admin(late, 'GET', '/routes/junk');
+    assert.equal(r.body.status, 'invalid');
+    assert.ok((metricValue(await scrape(late), 'switchyard_config_errors_total', { kind: 'routes' }) ?? 0) > 0);
+    assert.match(late.output(), /"key":"routes\/junk"/);
+    assertAlive();
+  });
 });

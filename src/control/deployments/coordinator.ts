@@ -10,6 +10,8 @@ import type { Election } from './election.js';
 const TICK_MS = 200;
 /** Node records are republished every second: wait this long after a weight change before trusting "zero in flight". */
 const SETTLE_MS = 1500;
+/** How long a hold's verdict may wait for every node's counters to catch up. */
+const STALE_WAIT_MS = 3000;
 
 export interface CoordinatorDeps {
   nodeId: string;
@@ -117,7 +119,12 @@ export class Coordinator {
         if (requests >= d.minRequests && requests > 0 && rate > d.maxErrorRate) {
           return this.#rollBack(s, `error rate ${rate.toFixed(4)} (${errors} of ${requests} requests) above maxErrorRate ${d.maxErrorRate} at step ${d.step + 1}`);
         }
-        if (elapsed < d.steps[d.step]!.holdMs) return;
+        const holdMs = d.steps[d.step]!.holdMs;
+        if (elapsed < holdMs) return;
+        // Judge the hold only on counters published after it ended (node
+        // records are refreshed every second), unless a node stays silent.
+        const holdEnd = d.phaseStartedAt + holdMs;
+        if (holdMs > 0 && elapsed < holdMs + STALE_WAIT_MS && nodes.some((n) => Date.parse(n.lastSeen) < holdEnd)) return;
         const gate = requests >= d.minRequests ? `error rate ${rate.toFixed(4)} over ${requests} requests` : `${requests} requests (below minRequests ${d.minRequests}, not judged)`;
         if (d.step + 1 < d.steps.length) {
           const next = d.step + 1;

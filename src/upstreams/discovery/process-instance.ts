@@ -19,6 +19,8 @@ export const READY_TIMEOUT_MS = 60_000;
 /** Crashes in a row (without 10 s of stable service) that make the pool report `crash-loop`. */
 export const CRASH_LOOP_AFTER = 3;
 const MAX_LINE = 8192;
+/** Output lines kept per run, shown with an exit in status. */
+const TAIL_LINES = 8;
 
 /** What an instance needs from its supervisor. Read at each (re)start, so scaling and health-check edits apply. */
 export interface InstanceHost {
@@ -52,7 +54,7 @@ export class ProcessInstance {
   restarts = 0;
   /** Crashes since it last served stably; drives the backoff and `crash-loop`. */
   consecutiveFailures = 0;
-  lastExit: { reason: string; at: string } | null = null;
+  lastExit: { reason: string; at: string; output: string[] } | null = null;
   /** When the pending restart happens (epoch ms), while in `backoff`. */
   restartAt = 0;
 
@@ -64,7 +66,8 @@ export class ProcessInstance {
   #readyTimer: NodeJS.Timeout | null = null;
   #readyAt = 0;
   #failReason: string | null = null;
-  #lastLine = '';
+  /** The last lines the current run wrote (stderr and stdout), for the exit report. */
+  #tail: string[] = [];
   #exited: Promise<void> = Promise.resolve();
 
   constructor(index: number, host: InstanceHost) {
@@ -102,7 +105,7 @@ export class ProcessInstance {
       return;
     }
     this.port = port;
-    this.#lastLine = '';
+    this.#tail = [];
     this.#failReason = null;
     const child = spawnWatched(spec.command, spec.args ?? [], { cwd, env: childEnv(spec, port) });
     this.#child = child;
@@ -151,10 +154,7 @@ export class ProcessInstance {
       while ((i = partial.indexOf('\n')) >= 0) {
         const line = partial.slice(0, i).replace(/\r$/, '');
         partial = partial.slice(i + 1);
-        if (line) {
-          this.#lastLine = line;
-          emit(line);
-        }
+        if (line) this.#keep(line, emit);
       }
       if (partial.length > MAX_LINE) {
         emit(partial);
@@ -162,11 +162,20 @@ export class ProcessInstance {
       }
     });
     stream.on('end', () => {
-      if (partial) {
-        this.#lastLine = partial;
-        emit(partial);
-      }
+      if (partial) this.#keep(partial, emit);
     });
+  }
+
+  #keep(line: string, emit: (line: string) => void): void {
+    this.#tail.push(line.slice(0, 500));
+    if (this.#tail.length > TAIL_LINES) this.#tail.shift();
+    emit(line);
+  }
+
+  /** The line of the output tail that most likely says what went wrong. */
+  #why(): string | null {
+    for (let i = this.#tail.length - 1; i >= 0; i--) if (/error|not found|denied|cannot|can't|failed|fatal|panic/i.test(this.#tail[i]!)) return this.#tail[i]!;
+    return this.#tail.at(-1) ?? null;
   }
 
   #onExit(child: ChildProcess, reason: string): void {
@@ -186,7 +195,8 @@ export class ProcessInstance {
       return;
     }
     const why = this.#failReason ?? reason;
-    this.#failed(this.#lastLine ? `${why}: ${this.#lastLine.slice(0, 500)}` : why, wasReady);
+    const line = this.#why();
+    this.#failed(line ? `${why}: ${line}` : why, wasReady);
   }
 
   /** An exit or start failure nobody asked for: back off, then start again. */
@@ -195,7 +205,7 @@ export class ProcessInstance {
     this.#readyAt = 0;
     this.consecutiveFailures++;
     this.restarts++;
-    this.lastExit = { reason, at: new Date().toISOString() };
+    this.lastExit = { reason, at: new Date().toISOString(), output: this.#tail };
     const delay = Math.min(BACKOFF.maxMs, BACKOFF.baseMs * 2 ** (this.consecutiveFailures - 1));
     this.state = 'backoff';
     this.restartAt = Date.now() + delay;
