@@ -22,6 +22,7 @@ import { dnsServersFromEnv } from './upstreams/discovery/dns-source.js';
 import { UpstreamRuntimes } from './upstreams/pool-runtime.js';
 import { TargetRegistry } from './upstreams/target-registry.js';
 import { VERSION } from './version.js';
+import { collectCounters, type UpstreamCounters } from './workers/pool-counters.js';
 
 const EMPTY: StoreSnapshot = Object.freeze({ revision: 0, routes: new Map(), upstreams: new Map() });
 
@@ -59,7 +60,15 @@ export class Gateway implements GatewayView, GenerationHolder {
   #pending: StoreSnapshot | null = null;
   #applying = false;
 
-  constructor(options: GatewayOptions, opened: OpenedStore, logger: Logger, listenPorts: Set<number>) {
+  /**
+   * `single`: one process does everything. With --workers, the `primary`
+   * holds the store, admin API and coordinator and serves no traffic; each
+   * `worker` serves traffic from the snapshots the primary forwards.
+   */
+  readonly role: 'single' | 'primary' | 'worker';
+
+  constructor(options: GatewayOptions, opened: Pick<OpenedStore, 'store' | 'nodes' | 'lastKnownGood' | 'etcd'>, logger: Logger, listenPorts: Set<number>, opts: { role?: 'single' | 'primary' | 'worker' } = {}) {
+    this.role = opts.role ?? 'single';
     this.#store = opened.store;
     this.#nodes = opened.nodes;
     this.#lastKnownGood = opened.lastKnownGood;
@@ -71,11 +80,11 @@ export class Gateway implements GatewayView, GenerationHolder {
     collectDefaultMetrics({ register: this.metrics, prefix: 'switchyard_process_' });
     const requestMetrics = new RequestMetrics();
     requestMetrics.register(this.metrics);
-    const configErrors = new Counter({ name: 'switchyard_config_errors_total', help: 'Stored config entries that failed validation', labelNames: ['kind'] as const, registers: [this.metrics] });
+    const configErrors = new Counter({ aggregator: 'max', name: 'switchyard_config_errors_total', help: 'Stored config entries that failed validation', labelNames: ['kind'] as const, registers: [this.metrics] });
     this.#applySeconds = new Histogram({ name: 'switchyard_config_apply_seconds', help: 'Time to compile and swap in a new config generation', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5], registers: [this.metrics] });
-    this.#revisionGauge = new Gauge({ name: 'switchyard_config_revision', help: 'Store revision of the config serving now', registers: [this.metrics] });
+    this.#revisionGauge = new Gauge({ aggregator: 'min', name: 'switchyard_config_revision', help: 'Store revision of the config serving now', registers: [this.metrics] });
     const self = this;
-    new Gauge({ name: 'switchyard_store_connected', help: '1 while the config store is reachable', registers: [this.metrics], collect() { this.set(self.storeConnected ? 1 : 0); } });
+    new Gauge({ aggregator: 'min', name: 'switchyard_store_connected', help: '1 while the config store is reachable', registers: [this.metrics], collect() { this.set(self.storeConnected ? 1 : 0); } });
     new Gauge({
       name: 'switchyard_upstream_inflight', help: 'Requests in flight per upstream pool', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics],
       collect() {
@@ -84,15 +93,15 @@ export class Gateway implements GatewayView, GenerationHolder {
       },
     });
     new Gauge({
-      name: 'switchyard_target_healthy', help: '1 while a target takes traffic', labelNames: ['upstream', 'pool', 'target'] as const, registers: [this.metrics],
+      aggregator: 'max', name: 'switchyard_target_healthy', help: '1 while a target takes traffic', labelNames: ['upstream', 'pool', 'target'] as const, registers: [this.metrics],
       collect() {
         this.reset();
         for (const u of self.generation.upstreams.values()) for (const p of u.pools) for (const t of p.targets) this.set({ upstream: u.name, pool: p.name, target: t.origin }, t.ready ? 1 : 0);
       },
     });
     const ejections = new Counter({ name: 'switchyard_target_ejections_total', help: 'Passive health ejections of a target', labelNames: ['target'] as const, registers: [this.metrics] });
-    const healthFlips = new Counter({ name: 'switchyard_target_health_changes_total', help: 'Targets entering or leaving rotation', labelNames: ['target', 'state'] as const, registers: [this.metrics] });
-    const poolStates = new Counter({ name: 'switchyard_pool_state_changes_total', help: 'Drain and flood events: pools entering a state', labelNames: ['upstream', 'pool', 'state'] as const, registers: [this.metrics] });
+    const healthFlips = new Counter({ aggregator: 'max', name: 'switchyard_target_health_changes_total', help: 'Targets entering or leaving rotation', labelNames: ['target', 'state'] as const, registers: [this.metrics] });
+    const poolStates = new Counter({ aggregator: 'max', name: 'switchyard_pool_state_changes_total', help: 'Drain and flood events: pools entering a state', labelNames: ['upstream', 'pool', 'state'] as const, registers: [this.metrics] });
     const drainCuts = new Counter({ name: 'switchyard_drain_cut_requests_total', help: 'In-flight requests cut because a drain reached its deadline', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics] });
     this.#registry = new TargetRegistry({ maxResponseHeaderSize: options.limits.maxUpstreamHeaderSize }, {
       onEjection: (t, ms) => {
@@ -146,16 +155,18 @@ export class Gateway implements GatewayView, GenerationHolder {
     const u = this.generation.upstreams.get(name);
     if (!u) return null;
     const pools: Record<string, PoolStatus> = {};
+    const counters = this.counters()[name] ?? {};
     u.pools.forEach((p, i) => {
+      const c = counters[p.name];
       pools[p.name] = {
         weight: Math.round(u.effective[i]! * 100) / 100,
         configuredWeight: p.weight,
-        state: p.runtime.state,
-        inflight: p.runtime.inflight,
+        state: c?.state ?? p.runtime.state,
+        inflight: c?.inflight ?? 0,
         healthy: p.readyCount(),
         total: p.targets.length,
-        cut: p.runtime.cut,
-        targets: p.targets.map((t) => ({ target: t.origin, state: t.state, inflight: t.inflight })),
+        cut: c?.cut ?? 0,
+        targets: p.targets.map((t) => ({ target: t.origin, state: t.state, inflight: c?.targets[t.origin] ?? 0 })),
       };
       const source = this.#discovery.status(u.name, p.name);
       if (source) pools[p.name]!.source = source;
@@ -167,7 +178,6 @@ export class Gateway implements GatewayView, GenerationHolder {
     return this.generation.upstreamErrors.get(name) ?? null;
   }
 
-  /** Loads the store, applies the first table, then follows the store's watch. */
   /**
    * Loads the store and applies the first table, then follows the store's
    * watch. With a remote store that cannot be read, the last-known-good table
@@ -256,9 +266,31 @@ export class Gateway implements GatewayView, GenerationHolder {
     this.#revisionGauge.set(generation.revision);
     void this.listeners.syncDynamic(generation.ports, this.#portRange);
     void this.#lastKnownGood?.save(snapshot);
+    this.onApplied?.(snapshot);
     this.publishNode();
     this.logger.debug({ revision: generation.revision, routes: generation.routeStatus.size }, 'config applied');
   }
+
+  /**
+   * Pool counters of the processes that serve traffic: this one, or (with
+   * --workers) the merged counters its workers last reported.
+   */
+  counters(): UpstreamCounters {
+    return this.externalCounters ?? collectCounters(this.generation);
+  }
+
+  /** Called after every swap (a primary forwards the snapshot to its workers). */
+  onApplied: ((snapshot: StoreSnapshot) => void) | null = null;
+
+  metricsText(): Promise<string> {
+    return this.externalMetrics ? this.externalMetrics() : this.metrics.metrics();
+  }
+
+  /** Set by a primary: /metrics aggregated over itself and its workers. */
+  externalMetrics: (() => Promise<string>) | null = null;
+
+  /** Set by the worker pool of a primary process (which serves no traffic itself). */
+  externalCounters: UpstreamCounters | null = null;
 
   /** Announces this node (id, addresses, applied revision) in the node registry. */
   publishNode(): void {
@@ -269,10 +301,12 @@ export class Gateway implements GatewayView, GenerationHolder {
   /** This node as the registry shows it, with per-pool health and counters for the deployment gates. */
   nodeRecord(): Omit<NodeRecord, 'lastSeen'> {
     const pools: Record<string, Record<string, PoolStats>> = {};
+    const counters = this.counters();
     for (const u of this.generation.upstreams.values()) {
       const byPool: Record<string, PoolStats> = (pools[u.name] = {});
       for (const p of u.pools) {
-        byPool[p.name] = { healthy: p.readyCount(), total: p.targets.length, inflight: p.runtime.inflight, requests: p.runtime.requests, errors: p.runtime.errors };
+        const c = counters[u.name]?.[p.name];
+        byPool[p.name] = { healthy: p.readyCount(), total: p.targets.length, inflight: c?.inflight ?? 0, requests: c?.requests ?? 0, errors: c?.errors ?? 0 };
       }
     }
     return {
@@ -315,69 +349,3 @@ export class Gateway implements GatewayView, GenerationHolder {
   }
 }
 
-/** `switchyard start`: runs one node until SIGTERM/SIGINT. */
-export async function runGateway(options: GatewayOptions): Promise<void> {
-  const logger = pino({ level: options.logLevel, base: { node: options.nodeId } });
-  const fatal = (msg: string, err: unknown) => {
-    process.stderr.write(`switchyard start: ${msg}: ${(err as Error).message ?? err}\n`);
-    process.exit(1);
-  };
-  let opened: OpenedStore;
-  try {
-    opened = await openStore(options, logger);
-  } catch (err) {
-    return fatal('cannot open the store', err);
-  }
-  const store = opened.store;
-  const listenPorts = new Set(options.listen.map((l) => l.port).filter((p) => p !== 0));
-  const gw = new Gateway(options, opened, logger, listenPorts);
-  try {
-    await gw.loadAndWatch();
-  } catch (err) {
-    return fatal('cannot load the routing table', err);
-  }
-  const lines: string[] = [];
-  try {
-    for (const addr of options.listen) {
-      const a = await gw.listeners.listen(addr);
-      listenPorts.add(a.port);
-      lines.push(`data-plane listening on ${urlOf(a)}`);
-      gw.dataPlaneUrls.push(urlOf(a));
-    }
-  } catch (err) {
-    return fatal('cannot open a data-plane listener', err);
-  }
-  let adminApi;
-  try {
-    adminApi = await startAdminApi({ store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger, extend: (app, ctx) => {
-      registerUpstreamActions(app, ctx);
-      registerNodeEndpoints(app, gw);
-      registerDeploymentEndpoints(app, { store, deployments: opened.deployments, listNodes: () => gw.listNodes() });
-    } });
-  } catch (err) {
-    return fatal('cannot open the admin listener', err);
-  }
-  gw.adminUrl = adminApi.url;
-  gw.startHeartbeat();
-  const coordinator = new Coordinator({ nodeId: options.nodeId, store, deployments: opened.deployments, election: opened.election, listNodes: () => gw.listNodes(), logger });
-  coordinator.start();
-  for (const l of lines) console.log(l);
-  console.log(`admin listening on ${adminApi.url}`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceMs: options.graceMs }, 'shutting down: no new connections, in-flight requests finish');
-    const hard = setTimeout(() => process.exit(1), options.graceMs + 5000);
-    hard.unref();
-    coordinator.stop();
-    await opened.election.close();
-    await gw.close(options.graceMs);
-    await adminApi.close();
-    await opened.deployments.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-}

@@ -6,11 +6,10 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { startGateway, type Gateway } from '../lib/gateway.js';
 import { httpRequest, jsonRequest } from '../lib/http.js';
-import { SWITCHYARD_CLI } from '../lib/paths.js';
-import { startProcess, type Spawned } from '../lib/spawn.js';
 import type { BenchEnv, Candidate, ScenarioContext } from '../lib/types.js';
-import type { RouteSpec, UpstreamSpec } from '../../src/resources.js';
+import type { HealthCheckSpec, RouteSpec, UpstreamSpec } from '../../src/resources.js';
 import { nodeFlags } from './node-flags.js';
 
 /** The upstream every seeded route points to. */
@@ -23,42 +22,22 @@ export interface SwitchyardOptions {
   routes?: () => RouteSpec[];
   /** Concurrent admin PUTs while seeding. */
   concurrency?: number;
+  /** Active health check on the benchmarked upstream. */
+  healthCheck?: HealthCheckSpec;
+  /** Path this candidate is loaded on instead of the scenario's (a route of `routes`). */
+  requestPath?: string;
+  /** More `switchyard start` flags for the measured process, e.g. ['--workers', '2']. */
+  args?: string[];
+  /**
+   * Called with the gateway pid once it serves (every round): e.g. check that
+   * `--workers 2` really started worker processes. Throwing fails the round.
+   */
+  verify?: (pid: number) => Promise<void>;
   log?: (msg: string) => void;
 }
 
-interface Gateway {
-  proc: Spawned;
-  dataUrl: string;
-  adminUrl: string;
-}
-
-async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[]): Promise<Gateway> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(childEnv)) if (k.startsWith('SWITCHYARD_')) delete childEnv[k];
-  const proc = await startProcess({
-    name,
-    command: process.execPath,
-    args: [
-      ...nodeArgs,
-      SWITCHYARD_CLI,
-      'start',
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
-      '--store',
-      `file:${storeDir}`,
-      '--log-level',
-      'warn',
-      '--grace-ms',
-      '2000',
-    ],
-    ready: [/data-plane listening on (http:\/\/\S+)/, /admin listening on (http:\/\/\S+)/],
-    cpu: env.proxyCpu,
-    env: childEnv,
-    timeoutMs: 60_000,
-  });
-  return { proc, dataUrl: proc.matches[0]![1]!, adminUrl: proc.matches[1]![1]! };
+async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[], extraArgs: string[] = []): Promise<Gateway> {
+  return startGateway({ name, store: `file:${storeDir}`, nodeArgs, args: extraArgs, cpu: env.proxyCpu });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -87,6 +66,7 @@ export function switchyard(opts: SwitchyardOptions = {}): Candidate {
       try {
         const t0 = performance.now();
         const upstream: UpstreamSpec = { name: BENCH_UPSTREAM, pools: { main: { targets: [ctx.upstream.url] } }, weights: { main: 100 } };
+        if (opts.healthCheck) upstream.healthCheck = opts.healthCheck;
         await jsonRequest(`${gw.adminUrl}/upstreams/${BENCH_UPSTREAM}`, 'PUT', upstream);
         await parallel(routes, opts.concurrency ?? 32, (r) => jsonRequest(`${gw.adminUrl}/routes/${encodeURIComponent(r.id)}`, 'PUT', r));
         const listed = (await jsonRequest(`${gw.adminUrl}/routes`, 'GET')) as unknown;
@@ -105,9 +85,10 @@ export function switchyard(opts: SwitchyardOptions = {}): Candidate {
       let gw: Gateway | null = null;
       try {
         const t0 = performance.now();
-        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name));
+        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name), opts.args);
         // Serving once the routing table is loaded: poll the benchmarked path.
-        const probeUrl = gw.dataUrl + ctx.scenario.request.path;
+        const requestPath = opts.requestPath ?? ctx.scenario.request.path;
+        const probeUrl = gw.dataUrl + requestPath;
         const deadline = Date.now() + 60_000;
         for (;;) {
           const res = await httpRequest(probeUrl).catch(() => null);
@@ -117,10 +98,12 @@ export function switchyard(opts: SwitchyardOptions = {}): Candidate {
           await new Promise((r) => setTimeout(r, 50));
         }
         if (routeCount > 1 && ctx.round === 1) log(`${name}: serving ${routeCount} routes ${((performance.now() - t0) / 1000).toFixed(1)} s after spawn`);
+        if (opts.verify) await opts.verify(gw.proc.pid);
         const started = gw;
         return {
           url: started.dataUrl,
           pid: started.proc.pid,
+          ...(opts.requestPath ? { path: opts.requestPath } : {}),
           stop: async () => {
             try {
               await started.proc.stop(5000);

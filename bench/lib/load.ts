@@ -98,3 +98,80 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     loadgenCpuMicros: cpu.user + cpu.system,
   };
 }
+
+export interface TimelineResult {
+  /** Responses (any status) completed in each window, from the start of the load. */
+  counts: number[];
+  /** Non-2xx responses in each window. */
+  non2xxCounts: number[];
+  windowMs: number;
+  responses: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  /** hrtime (ns) at the start of the load: window i covers [t0 + i·windowMs, t0 + (i+1)·windowMs). */
+  t0: bigint;
+  loadgenCpuMicros: number;
+}
+
+/**
+ * autocannon with every response counted into `windowMs` windows, timestamped
+ * in this process as it arrives ('response' event), for throughput-over-time
+ * figures. `during(t0)` runs alongside (e.g. flips at fixed offsets).
+ */
+export async function runTimeline(
+  opts: LoadOptions & { windowMs: number; during?: (t0: bigint) => Promise<void> },
+): Promise<TimelineResult> {
+  const counts: number[] = [];
+  const bad: number[] = [];
+  let responses = 0;
+  let non2xx = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const winNs = BigInt(Math.round(opts.windowMs * 1e6));
+  let side: Promise<void> = Promise.resolve();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: opts.url + opts.request.path,
+        method: opts.request.method,
+        headers: opts.request.headers,
+        body: opts.request.body,
+        connections: opts.connections,
+        duration: opts.durationS,
+        timeout: opts.timeoutS ?? 10,
+      },
+      (err: unknown, res: autocannon.Result) => (err ? reject(err) : resolve(res)),
+    );
+    inst.on('response', (_client: unknown, statusCode: number) => {
+      const i = Number((process.hrtime.bigint() - t0) / winNs);
+      while (counts.length <= i) {
+        counts.push(0);
+        bad.push(0);
+      }
+      counts[i]!++;
+      responses++;
+      if (statusCode < 200 || statusCode >= 300) {
+        bad[i]!++;
+        non2xx++;
+      }
+    });
+    if (opts.during) {
+      side = opts.during(t0);
+      side.catch(() => undefined); // awaited (and thrown) after the load
+    }
+  });
+  await side;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    counts,
+    non2xxCounts: bad,
+    windowMs: opts.windowMs,
+    responses,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx,
+    t0,
+    loadgenCpuMicros: cpu.user + cpu.system,
+  };
+}

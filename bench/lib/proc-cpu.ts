@@ -66,3 +66,44 @@ export function cpuTicks(pid: number): number {
 export function ticksToMicros(ticks: number): number {
   return (ticks * 1e6) / clockTicksPerSecond();
 }
+
+/** Pids of the live descendants of `pid` (children, grandchildren, ...), from /proc/<pid>/task/<tid>/children. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.pop()!;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue; // gone
+    }
+    for (const t of tasks) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of text.split(' ')) {
+        const n = Number(c);
+        if (c.trim() !== '' && Number.isInteger(n)) {
+          out.push(n);
+          queue.push(n);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** A field of /proc/<pid>/status in kB (VmRSS, VmHWM); NaN when the process is gone. */
+export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}

@@ -2,6 +2,7 @@
 // markdown tables and JSON files.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { checksMarkdown, type Check } from './checks.js';
 import type { LoadResult } from './load.js';
 import type { MachineInfo } from './machine.js';
 import { diff, median, ratio, spread } from './stats.js';
@@ -29,6 +30,10 @@ export interface RunRecord {
   loadgenCpuPct: number | null;
   /** Machine-wide steal time during the window, % of all CPU time. */
   stealPct: number | null;
+  /** Processes charged for proxy CPU: the proxy and its live descendants at the end of the window. */
+  procCount?: number;
+  /** What a response is: 'req' (default) or 'msg'. */
+  unit?: string;
 }
 
 export interface CandidateSummary {
@@ -100,9 +105,9 @@ const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('e
 const fix = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : dash);
 const signed = (x: number, d: number) => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(d) : dash);
 
-export function markdownTable(rows: CandidateSummary[]): string {
+export function markdownTable(rows: CandidateSummary[], unit = 'req'): string {
   const out = [
-    '| candidate | req/s | p50 ms | p99 ms | errors / non-2xx | CPU µs/req | req/s ÷ direct | req/s ÷ bare | CPU ÷ bare | p99 − direct ms |',
+    `| candidate | ${unit}/s | p50 ms | p99 ms | errors / non-2xx | CPU µs/${unit} | ${unit}/s ÷ direct | ${unit}/s ÷ bare | CPU ÷ bare | p99 − direct ms |`,
     '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
   ];
   for (const r of rows) {
@@ -115,8 +120,8 @@ export function markdownTable(rows: CandidateSummary[]): string {
   return out.join('\n');
 }
 
-export function perRoundTable(rows: CandidateSummary[]): string {
-  const out = ['| candidate | req/s by round | CPU µs/req by round | p99 ms by round |', '| --- | --- | --- | --- |'];
+export function perRoundTable(rows: CandidateSummary[], unit = 'req'): string {
+  const out = [`| candidate | ${unit}/s by round | CPU µs/${unit} by round | p99 ms by round |`, '| --- | --- | --- | --- |'];
   for (const r of rows) {
     out.push(
       `| ${r.candidate} | ${r.perRound.rps.map((x) => x.toLocaleString('en-US')).join(' · ')} | ` +
@@ -159,21 +164,31 @@ export interface ScenarioReport {
   stealPctMedian: number;
   loadgenCpuPctMedian: number;
   notes: string[];
+  unit?: string;
+  /** Scenario-specific figures under the table. */
+  extra?: string;
+  /** Acceptance targets. */
+  checks?: Check[];
+  /** Set when the scenario did not run (reason). */
+  skipped?: string;
 }
 
 export function scenarioMarkdown(r: ScenarioReport): string {
+  if (r.skipped !== undefined) return [`## ${r.scenario}: ${r.title}`, '', `**Skipped:** ${r.skipped}`].join('\n');
   return [
     `## ${r.scenario}: ${r.title}`,
     '',
     `Upstream: ${r.upstream}. Steal time median ${fix(r.stealPctMedian, 1)} %, load generator CPU median ${fix(r.loadgenCpuPctMedian, 0)} % of a core.`,
     '',
-    markdownTable(r.summary),
+    markdownTable(r.summary, r.unit),
     '',
     'Medians over rounds; the ratio and p99 − direct columns are medians of within-round comparisons with `direct` and `bare-undici` of the same round.',
+    ...(r.extra ? ['', r.extra] : []),
+    ...(r.checks?.length ? ['', 'Acceptance:', '', checksMarkdown(r.checks)] : []),
     '',
     '<details><summary>per round</summary>',
     '',
-    perRoundTable(r.summary),
+    perRoundTable(r.summary, r.unit),
     '',
     '</details>',
     ...(r.notes.length ? ['', ...r.notes.map((n) => `- ${n}`)] : []),

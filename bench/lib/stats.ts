@@ -35,3 +35,14 @@ export function spread(values: Iterable<number | null | undefined>): number {
   const m = median(v);
   return m === 0 ? NaN : (Math.max(...v) - Math.min(...v)) / m;
 }
+
+/** Mean of the finite values; NaN when there are none. */
+export function mean(values: Iterable<number | null | undefined>): number {
+  const v = [...values].filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+}
+
+/** Nearest-rank percentile of unsorted values. */
+export function pct(values: number[], p: number): number {
+  return percentile(Float64Array.from(values).sort(), p);
+}

@@ -1,7 +1,9 @@
 // The shapes a scenario module (bench/scenarios/*.ts) and a candidate module
 // (bench/candidates/*.ts) provide. run.ts drives them; nothing else is needed
 // to add a scenario.
-import type { LoadRequest } from './load.js';
+import type { Check } from './checks.js';
+import type { LoadOptions, LoadRequest, LoadResult } from './load.js';
+import type { CandidateSummary, RunRecord, RunSettings } from './report.js';
 
 /** Settings of one bench invocation that candidates need. */
 export interface BenchEnv {
@@ -22,6 +24,8 @@ export interface UpstreamSpec {
   bodyBytes: number;
   /** Whether nginx may serve this scenario when it is on PATH (GET-only scenarios). */
   nginxOk: boolean;
+  /** Another node upstream script (dist/bench/<script>.js, same flags and ready line); default `upstream`. */
+  script?: string;
 }
 
 export interface RunningUpstream {
@@ -46,8 +50,10 @@ export interface CandidateContext extends ScenarioContext {
 export interface RunningCandidate {
   /** Base URL the load generator targets. */
   url: string;
-  /** Process charged for proxy CPU; null for `direct`. */
+  /** Process charged for proxy CPU (with its live descendants); null for `direct`. */
   pid: number | null;
+  /** Request path for this candidate instead of the scenario's (same upstream answer). */
+  path?: string;
   /** Stops every process this start created. */
   stop(): Promise<void>;
 }
@@ -72,14 +78,66 @@ export interface Scenario {
   readonly request: LoadRequest;
   /** Candidates in the order each round runs them. */
   readonly candidates: Candidate[];
+  /** What one response is ('req' by default; 'msg' for the WebSocket scenario): table headers only. */
+  readonly unit?: string;
+  /** Load generator instead of autocannon (e.g. the WebSocket child process). */
+  readonly load?: (opts: LoadOptions) => Promise<LoadResult>;
+  /** Check of one response before the warm-up instead of the default (200 and the upstream's body size). */
+  readonly check?: (url: string, path: string) => Promise<void>;
+  /** Acceptance targets computed from the results. */
+  readonly checks?: (summary: CandidateSummary[], runs: RunRecord[]) => Check[];
+  /** Extra markdown under the main table (derived figures). */
+  readonly extraMarkdown?: (summary: CandidateSummary[], runs: RunRecord[]) => string;
+}
+
+/** Settings and helpers a custom scenario gets. */
+export interface CustomContext {
+  env: BenchEnv;
+  settings: RunSettings;
+  /** Progress line to stderr. */
+  log(msg: string): void;
+  /** Whether result files are written (false with --no-write). */
+  write: boolean;
+  /** UTC start of the invocation, for file names. */
+  startedAt: string;
+}
+
+export interface CustomReport {
+  /** Markdown section (starting with `## name: title`). */
+  markdown: string;
+  /** Everything measured, for the JSON file. */
+  data: unknown;
+  checks: Check[];
+  /** True when the scenario could not measure what it is for (exit code 1). */
+  failed?: boolean;
+}
+
+/**
+ * A scenario that does not fit "candidates under autocannon": it drives its
+ * own processes (etcd, several gateways, flips) and reports itself.
+ */
+export interface CustomScenario {
+  readonly kind: 'custom';
+  readonly name: string;
+  readonly title: string;
+  run(ctx: CustomContext): Promise<CustomReport>;
 }
 
 /** What a bench/scenarios/*.ts module exports. */
 export interface ScenarioModule {
   readonly name: string;
   readonly summary: string;
-  create(): Scenario;
+  /** Left out of the default run (`all`); selectable with --scenario. */
+  readonly optional?: boolean;
+  create(): Scenario | CustomScenario;
 }
+
+export function isCustom(s: Scenario | CustomScenario): s is CustomScenario {
+  return (s as CustomScenario).kind === 'custom';
+}
+
+/** Thrown by prepare() or run() when a scenario cannot run on this build; printed as a note, not a failure. */
+export class ScenarioSkipped extends Error {}
 
 /** Reference candidates the ratios are computed against. */
 export const DIRECT = 'direct';

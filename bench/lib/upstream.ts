@@ -28,12 +28,27 @@ export async function startUpstream(
       opts.log(`nginx upstream failed, using the node upstream: ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  return startNodeUpstream({ script: spec.script, bodyBytes: spec.bodyBytes, cpu: opts.cpu });
+}
+
+/** bench/upstream.ts (or another script with its flags and ready line) in its own process. */
+export async function startNodeUpstream(o: {
+  script?: string;
+  bodyBytes?: number;
+  delayMs?: number;
+  /** Sent back as `x-upstream: NAME` (bench/upstream.ts). */
+  name?: string;
+  cpu?: number | null;
+}): Promise<RunningUpstream> {
+  const args = [benchScript(o.script ?? 'upstream'), '--body-bytes', String(o.bodyBytes ?? 13)];
+  if (o.delayMs) args.push('--delay-ms', String(o.delayMs));
+  if (o.name) args.push('--name', o.name);
   const p = await startProcess({
-    name: 'upstream',
+    name: o.name ? `upstream ${o.name}` : 'upstream',
     command: process.execPath,
-    args: [benchScript('upstream'), '--body-bytes', String(spec.bodyBytes)],
+    args,
     ready: [/upstream listening on (http:\/\/\S+)/],
-    cpu: opts.cpu,
+    cpu: o.cpu ?? null,
   });
   return { kind: 'node', url: p.matches[0]![1]!, pid: p.pid, stop: () => p.stop() };
 }

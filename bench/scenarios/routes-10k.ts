@@ -9,6 +9,8 @@ import type { RouteSpec } from '../../src/resources.js';
 
 export const ROUTE_COUNT = 10_000;
 const BENCH_INDEX = 4_999;
+/** A request path that resolves to route `bench` among the 10 000 (longest prefix `/svc4999/orders`). */
+export const BENCH_PATH = `/svc${BENCH_INDEX}/orders/42?x=1`;
 const WORDS = ['api', 'v1', 'v2', 'orders', 'users', 'items', 'search', 'static', 'img', 'auth', 'cart', 'reports', 'feed', 'media'];
 const METHODS = [['GET'], ['GET', 'HEAD'], ['POST'], ['PUT', 'PATCH', 'DELETE']];
 
@@ -57,7 +59,7 @@ export const routes10kScenario: ScenarioModule = {
     name: 'routes-10k',
     title: `small GET with ${ROUTE_COUNT.toLocaleString('en-US')} routes loaded: \`GET /svc${BENCH_INDEX}/orders/42?x=1\`, 13-byte body`,
     upstream: { bodyBytes: 13, nginxOk: true },
-    request: { method: 'GET', path: `/svc${BENCH_INDEX}/orders/42?x=1` },
+    request: { method: 'GET', path: BENCH_PATH },
     candidates: [direct(), switchyard(), bareUndici(), switchyard({ name: 'switchyard-10k', routes: () => routes10k() })],
   }),
 };

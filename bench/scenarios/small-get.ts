@@ -1,19 +1,46 @@
-// (a) small GET: a 13-byte 200 response over keep-alive, every candidate.
+// (a) small GET: a 13-byte 200 response over keep-alive, every candidate, plus
+// `switchyard-10k-hc`: the acceptance configuration, 10 000 routes loaded,
+// metrics on (always) and an active health check on the benchmarked upstream
+// every second; it is loaded on `/svc4999/orders/42?x=1`, a route among the
+// 10 000 (the upstream answers every path alike).
 import { bareUndici } from '../candidates/bare-undici.js';
 import { direct } from '../candidates/direct.js';
 import { fastGateway } from '../candidates/fast-gateway.js';
 import { fastifyHttpProxy } from '../candidates/fastify-http-proxy.js';
 import { switchyard } from '../candidates/switchyard.js';
-import type { ScenarioModule } from '../lib/types.js';
+import { check, cpuRatio, fx, ms, rpsRatio, withinRounds } from '../lib/checks.js';
+import { diff } from '../lib/stats.js';
+import { BARE, DIRECT, type ScenarioModule } from '../lib/types.js';
+import { BENCH_PATH, routes10k } from './routes-10k.js';
+
+export const SW_10K_HC = 'switchyard-10k-hc';
 
 export const smallGet: ScenarioModule = {
   name: 'small-get',
-  summary: 'GET /, 13-byte 200 response; direct, switchyard, bare-undici, fastify-http-proxy, fast-gateway',
+  summary: 'GET /, 13-byte 200 response; direct, switchyard, switchyard-10k-hc, bare-undici, fastify-http-proxy, fast-gateway',
   create: () => ({
     name: 'small-get',
     title: 'small GET: `GET /`, 200 with a 13-byte body, keep-alive',
     upstream: { bodyBytes: 13, nginxOk: true },
     request: { method: 'GET', path: '/' },
-    candidates: [direct(), switchyard(), bareUndici(), fastifyHttpProxy(), fastGateway()],
+    candidates: [
+      direct(),
+      switchyard(),
+      switchyard({ name: SW_10K_HC, routes: () => routes10k(), healthCheck: { path: '/', intervalMs: 1000 }, requestPath: BENCH_PATH }),
+      bareUndici(),
+      fastifyHttpProxy(),
+      fastGateway(),
+    ],
+    checks: (_summary, runs) => {
+      const c = SW_10K_HC;
+      return [
+        check(`${c} CPU/req ÷ bare-undici`, cpuRatio(runs, c, BARE), '<=', 1.1, fx(2)),
+        check(`${c} CPU/req ÷ fastify-http-proxy`, cpuRatio(runs, c, 'fastify-http-proxy'), '<=', 0.6, fx(2)),
+        check(`${c} CPU/req ÷ fast-gateway`, cpuRatio(runs, c, 'fast-gateway'), '<=', 0.5, fx(2)),
+        check(`${c} req/s ÷ bare-undici`, rpsRatio(runs, c, BARE), '>=', 0.9, fx(2)),
+        check(`${c} p99 added over direct`, withinRounds(runs, c, DIRECT, (a, b) => diff(a.load!.p99Ms, b.load!.p99Ms)), '<=', 2, ms(2),
+          'closed loop at full load: on a shared 2-vCPU box this is mostly queueing behind the busy CPUs'),
+      ];
+    },
   }),
 };

@@ -46,7 +46,7 @@ export function registerStartCommand(program: Command): void {
       }
       throw err;
     }
-    const { runGateway } = await import('../gateway.js');
+    const { runGateway } = await import('../run-gateway.js');
     await runGateway(options);
   });
 }

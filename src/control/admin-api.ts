@@ -194,7 +194,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
   );
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => {
-    const text = await view.metrics.metrics();
+    const text = await view.metricsText();
     return reply.type(view.metrics.contentType).send(text);
   });
 

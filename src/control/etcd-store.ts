@@ -486,12 +486,35 @@ export class EtcdStore implements Store {
     if (snap.revision <= cur) return;
     this.#pending = null; // the read includes every event up to its revision
     this.#skipThrough = snap.revision;
-    this.#setState(snap);
+    this.#setState(snap, this.#relabel(snap));
   }
 
-  #setState(snap: StoreSnapshot): void {
+  /**
+   * A full read is as of its header revision, which also counts writes outside
+   * the config range (node records, elections, leases). Delivered as is, two
+   * nodes that re-listed a moment apart (e.g. after an outage) would report
+   * different applied revisions for the same table until the next config
+   * write. So a read that only adds or changes entries relative to the last
+   * delivered snapshot is delivered at the revision of its newest entry: what
+   * a node that followed the watch reports for the same table. A read that
+   * lacks an entry the last delivery had (a delete, whose revision a range read
+   * cannot show) keeps its header revision. #state keeps the header revision
+   * either way: the watch resumes after it.
+   */
+  #relabel(snap: StoreSnapshot): StoreSnapshot {
+    const last = this.#delivered;
+    if (!last) return snap;
+    let newest = 0;
+    for (const kind of ['routes', 'upstreams'] as const) {
+      for (const id of last[kind].keys()) if (!snap[kind].has(id)) return snap;
+      for (const e of snap[kind].values()) newest = Math.max(newest, e.modRevision);
+    }
+    return newest > last.revision && newest < snap.revision ? snapshotOf(newest, snap.routes, snap.upstreams) : snap;
+  }
+
+  #setState(snap: StoreSnapshot, deliver: StoreSnapshot = snap): void {
     this.#state = snap;
-    this.#deliver(snap);
+    this.#deliver(deliver);
     this.#releaseWaiters();
   }
 

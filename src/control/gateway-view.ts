@@ -47,6 +47,8 @@ export interface GatewayView {
   /** Used to validate a route's match.port before writing it. */
   readonly listenerPolicy: ListenerPolicy;
   readonly metrics: Registry;
+  /** The Prometheus text of /metrics (with --workers: this process and its workers, aggregated). */
+  metricsText(): Promise<string>;
   readonly nodeId: string;
   readonly version: string;
   /** This node's view of an upstream's pools; null when it is not live here. */

@@ -6,10 +6,9 @@
 // (a grandchild of the gateway). All gone within 5 s.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { backendProcess, groupAlive, poolStatus } from '../helpers/backend-app.js';
+import { backendProcess, groupAlive, poolStatus, running } from '../helpers/backend-app.js';
 import { putRoute } from '../helpers/config.js';
 import { admin, removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { alive } from '../helpers/process-stats.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('the gateway killed with SIGKILL', () => {
@@ -34,7 +33,7 @@ describe('the gateway killed with SIGKILL', () => {
     await gw?.kill9();
     removeDir(gw?.storeDir ?? null);
     for (const pid of pids) if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (running(pid)) process.kill(pid, 'SIGKILL');
   });
 
   it('takes every child process with it within 5 s', async () => {
@@ -47,11 +46,11 @@ describe('the gateway killed with SIGKILL', () => {
     const info = (await (await fetch(`http://127.0.0.1:${(await poolStatus(gw, 'kids', 'polite')).source.instances[0].port}/info`)).json()) as { grandchild: number };
     const grandchild = info.grandchild;
     pids.push(polite, stubborn, grandchild);
-    assert.ok([polite, stubborn, grandchild].every(alive), 'all running before the kill');
+    assert.ok([polite, stubborn, grandchild].every(running), 'all running before the kill');
 
     const t0 = Date.now();
     await gw.kill9();
-    await waitFor(() => [polite, stubborn, grandchild].every((p) => !alive(p)) && !groupAlive(polite) && !groupAlive(stubborn), {
+    await waitFor(() => [polite, stubborn, grandchild].every((p) => !running(p)) && !groupAlive(polite) && !groupAlive(stubborn), {
       timeoutMs: 5000,
       intervalMs: 50,
       what: 'every child, grandchild and watchdog gone',

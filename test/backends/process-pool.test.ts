@@ -7,11 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runAutocannon } from '../helpers/autocannon.js';
-import { backendProcess, groupAlive, poolStatus } from '../helpers/backend-app.js';
+import { backendProcess, groupAlive, poolStatus, running } from '../helpers/backend-app.js';
 import { putRoute } from '../helpers/config.js';
 import { admin, removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
-import { alive } from '../helpers/process-stats.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -104,7 +103,7 @@ describe('a process pool', () => {
     assert.equal(flip.status, 200, JSON.stringify(flip.body));
     await waitFor(async () => {
       const st = await poolStatus(gw, 'svc', 'blue');
-      return st.state === 'drained' && st.source.state === 'stopped' && three.every((pid) => !alive(pid) && !groupAlive(pid));
+      return st.state === 'drained' && st.source.state === 'stopped' && three.every((pid) => !running(pid) && !groupAlive(pid));
     }, { timeoutMs: 8000, what: 'blue drained and its processes gone' });
     const r = await fetch(gw.dataUrls[0]!);
     assert.equal(r.status, 200);

@@ -5,6 +5,7 @@
 //   ignore-term  ignores SIGTERM (only SIGKILL stops it)
 //   grandchild   also starts `sleep 60` as a child of its own
 // Otherwise SIGTERM closes the server and exits 0.
+import { readdirSync, readFileSync } from 'node:fs';
 import { admin } from './gateway.js';
 
 export const BACKEND_SCRIPT = `
@@ -45,12 +46,34 @@ export async function poolStatus(gw: { adminUrl: string }, upstream: string, poo
   return r.body.nodes[0].pools[pool];
 }
 
-/** Whether any process of the group `pgid` is still alive. */
-export function groupAlive(pgid: number): boolean {
+/** State letter and process group of a pid from /proc (Linux); null once it is gone. */
+function procStat(pid: number): { state: string; pgrp: number } | null {
   try {
-    process.kill(-pgid, 0);
-    return true;
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0]!, pgrp: Number(rest[2]) };
   } catch {
-    return false;
+    return null;
   }
+}
+
+/**
+ * Whether a process still runs. A zombie does not: it has exited and only
+ * waits for its parent (init, for an orphan; here init reaps every ~1.5 s)
+ * to collect its exit status; signal 0 would still find it.
+ */
+export function running(pid: number): boolean {
+  const st = procStat(pid);
+  return st !== null && st.state !== 'Z' && st.state !== 'X';
+}
+
+/** Whether any process of the group `pgid` still runs (zombies excluded). */
+export function groupAlive(pgid: number): boolean {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(Number(name));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') return true;
+  }
+  return false;
 }

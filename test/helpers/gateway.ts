@@ -58,6 +58,9 @@ export async function startGateway(opts: StartOptions = {}): Promise<GatewayProc
   const stateDir = args.includes('--state-dir') ? null : tempDir('switchyard-state-');
   if (stateDir) fullArgs.push('--state-dir', stateDir);
   if (!args.includes('--log-level')) fullArgs.push('--log-level', 'warn');
+  // `npm test` runs the flip, load and etcd suites a second time with workers.
+  const workers = process.env.SWITCHYARD_TEST_WORKERS;
+  if (workers && !args.includes('--workers')) fullArgs.push('--workers', workers);
   fullArgs.push(...args);
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   for (const k of Object.keys(env)) if (k.startsWith('SWITCHYARD_') && !(opts.env && k in opts.env)) delete env[k];

@@ -1,0 +1,45 @@
+import pino from 'pino';
+import cluster from 'node:cluster';
+import type { GatewayOptions } from '../config.js';
+import { LocalNodeRegistry } from '../control/node-registry.js';
+import { Gateway } from '../gateway.js';
+import { urlOf } from '../proxy/listeners.js';
+import { snapshotFromWire, type FromWorker, type ToWorker } from './ipc.js';
+import { collectCounters } from './pool-counters.js';
+import { PrimaryStore } from './primary-store.js';
+
+/**
+ * A data-plane worker (`--workers N`): compiles the snapshots its primary
+ * forwards and serves them on the shared listeners. No admin API, no store
+ * connection; health checks run here too, so readiness is asked locally.
+ */
+export async function runWorker(options: GatewayOptions): Promise<void> {
+  const logger = pino({ level: options.logLevel, base: { node: options.nodeId, worker: cluster.worker?.id } });
+  const store = new PrimaryStore();
+  const listenPorts = new Set(options.listen.map((l) => l.port).filter((p) => p !== 0));
+  const gw = new Gateway(options, { store, nodes: new LocalNodeRegistry(), lastKnownGood: null, etcd: null }, logger, listenPorts, { role: 'worker' });
+  const send = (m: FromWorker) => process.send?.(m);
+  process.on('message', (m: ToWorker) => {
+    if (m.t === 'snapshot') store.deliver(snapshotFromWire(m.snapshot));
+    else if (m.t === 'counters?') send({ t: 'counters', id: m.id, counters: collectCounters(gw.generation) });
+    else if (m.t === 'metrics?') void gw.metrics.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
+  });
+  send({ t: 'hello' });
+  await gw.loadAndWatch();
+  const urls: string[] = [];
+  for (const addr of options.listen) {
+    const a = await gw.listeners.listen(addr);
+    listenPorts.add(a.port);
+    urls.push(urlOf(a));
+  }
+  send({ t: 'ready', urls });
+  // The primary's death closes the IPC channel: never outlive it.
+  process.on('disconnect', () => process.exit(0));
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    if (stopping) return;
+    stopping = true;
+    void gw.close(options.graceMs).then(() => process.exit(0));
+  });
+  process.on('SIGINT', () => {}); // the primary decides; a terminal ^C reaches the whole group
+}
