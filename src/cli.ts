@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
 import { registerStartCommand } from './cli/start-command.js';
 import { registerDeployCommands } from './cli/deploy-commands.js';
+import { registerTapCommand } from './cli/tap-command.js';
 import { registerRegisterCommand } from './cli/register-command.js';
 import { VERSION } from './version.js';
 
@@ -15,6 +16,7 @@ const program = new Command('switchyard')
 registerStartCommand(program);
 registerAdminCommands(program);
 registerDeployCommands(program);
+registerTapCommand(program);
 registerRegisterCommand(program);
 
 try {

@@ -19,6 +19,10 @@ export interface GatewayOptions {
   graceMs: number;
   /** Local state of a node on a remote store (the last-known-good table). */
   stateDir: string;
+  /** Access log destination: a file path, or '-' for stdout; null = off. */
+  accessLog: string | null;
+  /** OpenTelemetry collector base URL for span export (OTLP/HTTP JSON); null = off. */
+  otlpEndpoint: string | null;
   /** Data-plane limits and --trust-proxy (issue 8). */
   limits: DataPlaneLimits;
 }
@@ -41,6 +45,8 @@ export const SETTINGS = {
   logLevel: ['SWITCHYARD_LOG_LEVEL', 'info'],
   graceMs: ['SWITCHYARD_GRACE_MS', '30000'],
   stateDir: ['SWITCHYARD_STATE_DIR', './.switchyard-state'],
+  accessLog: ['SWITCHYARD_ACCESS_LOG', undefined],
+  otlpEndpoint: ['SWITCHYARD_OTLP_ENDPOINT', undefined],
   maxHeaderSize: ['SWITCHYARD_MAX_HEADER_SIZE', '32768'],
   maxHeaderCount: ['SWITCHYARD_MAX_HEADER_COUNT', '100'],
   maxBodySize: ['SWITCHYARD_MAX_BODY_SIZE', '0'],
@@ -154,8 +160,19 @@ export function resolveOptions(raw: RawSettings): GatewayOptions {
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigError(`--prefix: "${prefix}" must start and end with "/"`);
 
   const stateDir = get('stateDir')!;
+  const accessLog = get('accessLog') || null;
+  const otlpEndpoint = get('otlpEndpoint') || null;
+  if (otlpEndpoint !== null) {
+    let ok = false;
+    try {
+      ok = /^https?:$/.test(new URL(otlpEndpoint).protocol);
+    } catch {
+      /* reported below */
+    }
+    if (!ok) throw new ConfigError(`--otlp-endpoint: "${otlpEndpoint}" must be an http(s) URL such as http://127.0.0.1:4318`);
+  }
   const limits = resolveLimits(get);
-  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir, limits };
+  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir, limits, accessLog, otlpEndpoint };
 }
 
 /** A whole number in [min, max], or a ConfigError naming the flag. */

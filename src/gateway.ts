@@ -276,7 +276,7 @@ export class Gateway implements GatewayView, GenerationHolder {
    * --workers) the merged counters its workers last reported.
    */
   counters(): UpstreamCounters {
-    return this.externalCounters ?? collectCounters(this.generation);
+    return this.externalCounters ? this.externalCounters() : collectCounters(this.generation);
   }
 
   /** Called after every swap (a primary forwards the snapshot to its workers). */
@@ -290,7 +290,7 @@ export class Gateway implements GatewayView, GenerationHolder {
   externalMetrics: (() => Promise<string>) | null = null;
 
   /** Set by the worker pool of a primary process (which serves no traffic itself). */
-  externalCounters: UpstreamCounters | null = null;
+  externalCounters: (() => UpstreamCounters) | null = null;
 
   /** Announces this node (id, addresses, applied revision) in the node registry. */
   publishNode(): void {

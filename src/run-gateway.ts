@@ -5,11 +5,15 @@ import { startAdminApi } from './control/admin-api.js';
 import { registerDeploymentEndpoints } from './control/admin-deployments.js';
 import { registerNodeEndpoints } from './control/admin-nodes.js';
 import { registerUpstreamActions } from './control/admin-upstream-actions.js';
+import { registerDashboard } from './control/dashboard/dashboard.js';
 import { Coordinator } from './control/deployments/coordinator.js';
 import { openStore, type OpenedStore } from './control/open-store.js';
 import { Gateway } from './gateway.js';
 import { urlOf } from './proxy/listeners.js';
 import { runWorker } from './workers/worker-main.js';
+import { registerTapEndpoint } from './control/admin-tap.js';
+import { observers } from './observe/request-observers.js';
+import { setupRequestSinks } from './observe/setup.js';
 import { WorkerPool } from './workers/worker-pool.js';
 
 /**
@@ -36,10 +40,11 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
   const listenPorts = new Set(options.listen.map((l) => l.port).filter((p) => p !== 0));
   const gw = new Gateway(options, opened, logger, listenPorts, { role: multi ? 'primary' : 'single' });
   const pool = multi ? new WorkerPool(options.workers, logger) : null;
+  const sinks = pool ? null : setupRequestSinks(options);
   if (pool) {
     gw.onApplied = (s) => pool.broadcast(s);
-    gw.externalCounters = pool.counters;
-    Object.defineProperty(gw, 'externalCounters', { get: () => pool.counters });
+    observers.onTapsChanged = (routes) => pool.setTaps(routes);
+    gw.externalCounters = () => pool.counters;
     gw.externalMetrics = () => pool.metrics(gw.metrics);
   }
   try {
@@ -75,6 +80,8 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
         registerUpstreamActions(app, ctx);
         registerNodeEndpoints(app, gw);
         registerDeploymentEndpoints(app, { store, deployments: opened.deployments, listNodes: () => gw.listNodes() });
+        registerTapEndpoint(app, gw);
+        registerDashboard(app, { ...ctx, token: options.adminToken });
       },
     });
   } catch (err) {
@@ -100,6 +107,7 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
     await gw.close(options.graceMs);
     await adminApi.close();
     await opened.deployments.close();
+    await sinks?.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

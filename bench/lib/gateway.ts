@@ -98,3 +98,14 @@ export async function waitForRevision(gw: Gateway, revision: number, timeoutMs: 
 export function closePollSockets(): void {
   pollAgent.destroy();
 }
+
+/** switchyard_config_apply_seconds count and sum from the admin /metrics (compile + swap of a table). */
+export async function applyStats(adminUrl: string): Promise<{ count: number; sumMs: number }> {
+  const r = await httpRequest(`${adminUrl}/metrics`, { agent: pollAgent, timeoutMs: 10_000 });
+  const text = r.body.toString('utf8');
+  const num = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  return { count: num('switchyard_config_apply_seconds_count'), sumMs: num('switchyard_config_apply_seconds_sum') * 1000 };
+}

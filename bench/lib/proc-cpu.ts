@@ -107,3 +107,22 @@ export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     return NaN;
   }
 }
+
+/**
+ * Waits until the processes (with their descendants) use less than
+ * `maxPct` % of a core over `sampleMs`, at most `timeoutMs`; returns the last
+ * sample's %. For letting a gateway finish loading (GC, last-known-good
+ * write) before it is measured.
+ */
+export async function waitIdle(pids: number[], opts: { maxPct?: number; sampleMs?: number; timeoutMs?: number } = {}): Promise<number> {
+  const maxPct = opts.maxPct ?? 5;
+  const sampleMs = opts.sampleMs ?? 500;
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  const total = () => pids.reduce((a, p) => a + (() => { try { return cpuTicks(p); } catch { return 0; } })(), 0);
+  for (;;) {
+    const t0 = total();
+    await new Promise((r) => setTimeout(r, sampleMs));
+    const pct = (100 * ticksToMicros(total() - t0)) / (sampleMs * 1000);
+    if (pct < maxPct || Date.now() > deadline) return pct;
+  }
+}

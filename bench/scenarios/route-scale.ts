@@ -21,12 +21,12 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, checksMarkdown, ms } from '../lib/checks.js';
 import { bulkPut, putRoute, putUpstream, routeEntries, startBenchEtcd } from '../lib/etcd.js';
-import { startGateway, waitForRevision, type Gateway } from '../lib/gateway.js';
+import { applyStats, startGateway, waitForRevision, type Gateway } from '../lib/gateway.js';
 import { httpRequest } from '../lib/http.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { f0, f1, f2, mdTable } from '../lib/md.js';
 import { benchScript } from '../lib/paths.js';
-import { cpuTicks, statusKb, ticksToMicros } from '../lib/proc-cpu.js';
+import { cpuTicks, statusKb, ticksToMicros, waitIdle } from '../lib/proc-cpu.js';
 import { startProcess } from '../lib/spawn.js';
 import { median } from '../lib/stats.js';
 import type { CustomContext, CustomReport, ScenarioModule } from '../lib/types.js';
@@ -63,10 +63,14 @@ async function lookupBench(): Promise<{ loadavg1m: string; results: LookupRow[] 
 
 interface SizeResult {
   routes: number;
-  bulk: { txns: number; writeMs: number; loadApplyMs: number; rebuildAfterLastPutMs: number; revision: number };
+  bulk: { txns: number; writeMs: number; loadApplyMs: number; rebuildAfterLastPutMs: number; revision: number; applies: number; applyMs: number };
   /** put sent -> applied, ms, one per change. */
   oneRouteChangeMs: number[];
+  /** Mean compile + swap time of those changes (gateway metrics), ms. */
+  oneRouteApplyMs: number;
   freshStartMs: number;
+  /** Compile + swap of the fresh gateway's first table (gateway metrics), ms. */
+  freshApplyMs: number;
   rssAfterLoadMB: number;
   rssAfterRunMB?: number;
   hwmMB?: number;
@@ -113,9 +117,11 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
       const prefix = `/bench-scale-${size}/`;
       const res: SizeResult = {
         routes: size,
-        bulk: { txns: 0, writeMs: NaN, loadApplyMs: NaN, rebuildAfterLastPutMs: NaN, revision: 0 },
+        bulk: { txns: 0, writeMs: NaN, loadApplyMs: NaN, rebuildAfterLastPutMs: NaN, revision: 0, applies: NaN, applyMs: NaN },
         oneRouteChangeMs: [],
+        oneRouteApplyMs: NaN,
         freshStartMs: NaN,
+        freshApplyMs: NaN,
         rssAfterLoadMB: NaN,
         runs: [],
       };
@@ -127,24 +133,30 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
         await waitForRevision(gw, up.revision, 30_000, 10);
 
         const routes = routes10k(size);
+        const a0 = await applyStats(gw.adminUrl);
         const bulk = await bulkPut(etcd.client, routeEntries(prefix, routes), { batch: 128, concurrency: 4 });
-        const applied = await waitForRevision(gw, bulk.revision, 120_000, 2);
+        const applied = await waitForRevision(gw, bulk.revision, 150_000, 2);
+        const a1 = await applyStats(gw.adminUrl);
         res.bulk = {
           txns: bulk.txns,
           writeMs: bulk.writeMs,
           loadApplyMs: applied - bulk.firstSentAt,
           rebuildAfterLastPutMs: applied - bulk.lastAckAt,
           revision: bulk.revision,
+          applies: a1.count - a0.count,
+          applyMs: a1.sumMs - a0.sumMs,
         };
         log(
           `route-scale ${size}: ${bulk.txns} txns written in ${bulk.writeMs.toFixed(0)} ms; applied ${res.bulk.loadApplyMs.toFixed(0)} ms after the first put, ` +
-            `${res.bulk.rebuildAfterLastPutMs.toFixed(0)} ms after the last`,
+            `${res.bulk.rebuildAfterLastPutMs.toFixed(0)} ms after the last; ${res.bulk.applies} table rebuilds took ${res.bulk.applyMs.toFixed(0)} ms in all`,
         );
 
         // One-route changes on the loaded table.
         const bench = routes.find((r) => r.id === 'bench')!;
         const changes = size >= 100_000 ? (quick ? 3 : 5) : quick ? 5 : 15;
         let revision = bulk.revision;
+        await waitIdle([gw.proc.pid], { timeoutMs: 10_000 });
+        const c0 = await applyStats(gw.adminUrl);
         for (let i = 0; i < changes; i++) {
           await sleep(150); // let the previous rebuild settle
           const changed: RouteSpec = { ...bench, timeoutMs: 30_000 + ((i + 1) % 2) };
@@ -153,7 +165,9 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
           res.oneRouteChangeMs.push(t - put.sentAt);
           revision = put.revision;
         }
-        log(`route-scale ${size}: one-route change applied in ${res.oneRouteChangeMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+        const c1 = await applyStats(gw.adminUrl);
+        res.oneRouteApplyMs = (c1.sumMs - c0.sumMs) / (c1.count - c0.count);
+        log(`route-scale ${size}: one-route change applied in ${res.oneRouteChangeMs.map((x) => x.toFixed(0)).join(', ')} ms (rebuild ${res.oneRouteApplyMs.toFixed(0)} ms each)`);
         await gw.proc.stop(5000);
 
         // A fresh gateway on the loaded prefix.
@@ -162,6 +176,8 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
         gateways.push(g2);
         const ready = await waitForRevision(g2, revision, 120_000, 2);
         res.freshStartMs = ready - t0;
+        const fa = await applyStats(g2.adminUrl);
+        res.freshApplyMs = fa.count > 0 ? fa.sumMs / fa.count : NaN;
         const probe = await httpRequest(g2.dataUrl + BENCH_PATH);
         if (probe.status !== 200) throw new Error(`GET ${BENCH_PATH} on the fresh ${size}-route gateway: ${probe.status}`);
         await sleep(500);
@@ -174,6 +190,9 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
       }
     }
 
+    // Let the fresh gateways finish loading (GC, last-known-good file) first.
+    const idle = await waitIdle([...fresh.values()].map((g) => g.proc.pid), { maxPct: 5, timeoutMs: 30_000 });
+    log(`route-scale: gateways at ${idle.toFixed(1)} % CPU before the load runs`);
     // End to end, interleaved: round 1 (10, 10k, 100k), round 2 ...
     for (let round = 1; round <= settings.rounds; round++) {
       for (const res of results) {
@@ -226,16 +245,22 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
     ['routes', 'build ms', 'table MB', 'lookup ns, cache off (median / mean)', 'lookup ns, default cache (median / mean)'],
     lookup.results.map((r) => [f0(r.routes), f1(r.buildMs), f2(r.tableMB), `${f0(r.coldNs.median)} / ${f0(r.coldNs.mean)}`, `${f0(r.warmNs.median)} / ${f0(r.warmNs.mean)}`]),
   );
+  const maxOf = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
   const loadTable = mdTable(
-    ['routes', 'etcd txns', 'bulk write ms', 'load + apply ms', 'rebuild after last put ms', 'one-route change ms (median / max)', 'fresh start ms', 'RSS MB after load / after runs (peak)'],
+    [
+      'routes', 'etcd txns', 'bulk write ms', 'load + apply ms', 'rebuild after last put ms', 'rebuilds during the load (ms in all)',
+      'one-route change ms (median / max)', 'its rebuild ms', 'fresh start ms (its table apply ms)', 'RSS MB after load / after runs (peak)',
+    ],
     results.map((r) => [
       f0(r.routes),
       f0(r.bulk.txns),
       f0(r.bulk.writeMs),
       f0(r.bulk.loadApplyMs),
       f0(r.bulk.rebuildAfterLastPutMs),
-      `${f1(median(r.oneRouteChangeMs))} / ${f1(Math.max(...r.oneRouteChangeMs, NaN))}`,
-      f0(r.freshStartMs),
+      `${f0(r.bulk.applies)} (${f0(r.bulk.applyMs)})`,
+      `${f1(median(r.oneRouteChangeMs))} / ${f1(maxOf(r.oneRouteChangeMs))}`,
+      f1(r.oneRouteApplyMs),
+      `${f0(r.freshStartMs)} (${f0(r.freshApplyMs)})`,
       `${f0(r.rssAfterLoadMB)} / ${f0(r.rssAfterRunMB ?? NaN)} (${f0(r.hwmMB ?? NaN)})`,
     ]),
   );
@@ -260,7 +285,9 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
     '',
     lookupTable,
     '',
-    'Loading through etcd (routes written straight into etcd, txns of 128 puts, 4 in flight; times until `/readyz` shows the revision):',
+    'Loading through etcd (routes written straight into etcd, txns of 128 puts, 4 in flight; times until `/readyz` shows the revision; ' +
+      'rebuild and apply figures from the gateway\'s `switchyard_config_apply_seconds`; fresh start = spawn until `/readyz` is ready at the revision, ' +
+      'most of it Node start-up and module loading, as the 10-route row shows):',
     '',
     loadTable,
     '',

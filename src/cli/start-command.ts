@@ -15,6 +15,8 @@ const HELP: Record<SettingName, [string, string]> = {
   logLevel: ['--log-level <level>', 'pino log level'],
   graceMs: ['--grace-ms <ms>', 'how long in-flight requests may take to finish on SIGTERM'],
   stateDir: ['--state-dir <dir>', "local state of a node on etcd (its last-known-good table)"],
+  accessLog: ['--access-log <file>', "one JSON line per proxied request to this file ('-' = stdout); off by default"],
+  otlpEndpoint: ['--otlp-endpoint <url>', 'export a span per proxied request to this OpenTelemetry collector (OTLP/HTTP JSON)'],
   maxHeaderSize: ['--max-header-size <bytes>', 'request line + headers; larger requests get 431'],
   maxHeaderCount: ['--max-header-count <n>', 'header fields per request; more get 431'],
   maxBodySize: ['--max-body-size <bytes>', "request body limit of routes without maxBodyBytes (413 above it); 0 = unlimited"],

@@ -11,6 +11,8 @@ import { ID_PATTERN } from '../resources.js';
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 /** A DNS hostname (no port, no trailing dot). */
 export const HOSTNAME_PATTERN = `^${LABEL}(?:\\.${LABEL})*$`;
+/** A name to resolve for a dns pool: a hostname, optionally behind SRV labels (`_http._tcp.orders.shop.svc`). */
+const DNS_NAME_PATTERN = `^(?:_${LABEL}\\.)*${LABEL}(?:\\.${LABEL})*$`;
 /** A route host: a hostname or `*.` + hostname. */
 export const HOST_PATTERN = `^(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*$`;
 /** An HTTP method: an RFC 9110 token, upper case. */
@@ -98,7 +100,7 @@ export const DnsSourceSchema = {
     name: {
       type: 'string',
       maxLength: 253,
-      pattern: HOSTNAME_PATTERN,
+      pattern: DNS_NAME_PATTERN,
       'x-message': 'must be a DNS name',
     },
     port: portSchema,

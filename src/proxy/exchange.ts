@@ -7,6 +7,7 @@ import { classifyUpstreamError, isConnectError, isDeliberateCut } from './error-
 import { buildResponseHeaders } from './headers.js';
 import { inflight } from './limits.js';
 import { sendError } from './respond.js';
+import { observers } from '../observe/request-observers.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'SWITCHYARD_CLIENT_GONE' });
@@ -56,6 +57,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #status = 0;
   #done = false;
   #clientGone = false;
+  /** For observers (tap, access log, traces): the incoming traceparent, body bytes, upstream timing. */
+  traceparent = '';
+  spanId = '';
+  #bytes = 0;
+  #sentAt = 0;
+  #headersAt = 0;
 
   constructor(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, headers: string[], path: string, hasBody: boolean, requestId: string, start: number) {
     this.#req = req;
@@ -88,6 +95,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #send(target: Target): void {
     this.#target = target;
     this.#pool = this.slot.pool;
+    this.#sentAt = performance.now();
     target.inflight++;
     this.#pool!.runtime.inflight++;
     target.dispatcher.dispatch(
@@ -116,6 +124,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#resume = resume;
     this.#status = statusCode;
+    this.#headersAt = performance.now();
     if (statusCode >= 500) this.#pool!.reportFailure(this.#target!);
     else this.#target!.reportSuccess();
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
@@ -123,6 +132,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
     if (this.#res.write(chunk)) return true;
     this.#res.once('drain', this.#onDrain);
     return false;
@@ -193,7 +203,33 @@ export class Exchange implements Dispatcher.DispatchHandler {
       rt.requests++;
       if (status >= 500) rt.errors++;
     }
+    if (observers.active && observers.wants(this.#route.id)) this.#observe(status);
     this.#route.series.record(this.slot.pool?.name ?? '', status, (performance.now() - this.#start) / 1000);
+  }
+
+  /** Builds the event only when someone listens (see RequestObservers). */
+  #observe(status: number): void {
+    const now = performance.now();
+    const tp = this.traceparent;
+    const traced = tp.length === 55;
+    observers.emit({
+      time: new Date().toISOString(),
+      requestId: this.#requestId,
+      traceId: traced ? tp.slice(3, 35) : null,
+      spanId: traced ? this.spanId : null,
+      parentSpanId: traced ? tp.slice(36, 52) : null,
+      method: this.#req.method!,
+      path: this.#path,
+      route: this.#route.id,
+      upstream: this.#route.upstreamName,
+      pool: this.#pool?.name ?? '',
+      target: this.#target?.origin ?? '',
+      status,
+      bytes: this.#bytes,
+      durationMs: Math.round((now - this.#start) * 1000) / 1000,
+      upstreamMs: this.#headersAt ? Math.round((this.#headersAt - this.#sentAt) * 1000) / 1000 : null,
+      startUnixMs: Date.now() - (now - this.#start),
+    });
   }
 
   #onDrain = (): void => {

@@ -36,6 +36,9 @@ export interface RequestFacts {
   host: string;
   /** Content-Length header value, '' if absent (llhttp checked it is digits). */
   contentLength?: string;
+  /** The incoming W3C traceparent ('' if none) and the span id of the child passed upstream. */
+  traceparent?: string;
+  spanId?: string;
 }
 
 /** RFC 3986 reg-name characters (unreserved, sub-delims, '%') by char code. */
@@ -173,7 +176,12 @@ export function buildRequestHeaders(raw: string[], clientIp: string, proto: stri
   const hostPart = host ? `;host="${host}"` : '';
   const mine = `for=${forNode}${hostPart};proto=${proto}`;
   out.push('forwarded', fwd ? `${fwd}, ${mine}` : mine);
-  if (traceparent) out.push('traceparent', childTraceparent(traceparent));
+  if (traceparent) {
+    const child = childTraceparent(traceparent);
+    out.push('traceparent', child);
+    facts.traceparent = traceparent;
+    facts.spanId = child.slice(36, 52);
+  }
   facts.hasBody = hasBody;
   facts.host = host;
   facts.contentLength = contentLength;

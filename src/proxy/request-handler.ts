@@ -76,6 +76,10 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
   }
   const upstreamPath = (route.stripPrefix === null ? path : stripPrefix(path, route.stripPrefix)) + (q < 0 ? '' : url.slice(q));
   const ex = new Exchange(req, res, route, headers, upstreamPath, facts.hasBody, facts.requestId, start);
+  if (facts.traceparent) {
+    ex.traceparent = facts.traceparent;
+    ex.spanId = facts.spanId!;
+  }
   if (maxBody > 0 && facts.hasBody && facts.contentLength === '') ex.limitBody(maxBody);
   // Expect: 100-continue (the 'checkContinue' listener): the body is wanted now.
   if (ctx.expectContinue) res.writeContinue();

@@ -7,6 +7,8 @@ import { urlOf } from '../proxy/listeners.js';
 import { snapshotFromWire, type FromWorker, type ToWorker } from './ipc.js';
 import { collectCounters } from './pool-counters.js';
 import { PrimaryStore } from './primary-store.js';
+import { observers } from '../observe/request-observers.js';
+import { setupRequestSinks } from '../observe/setup.js';
 
 /**
  * A data-plane worker (`--workers N`): compiles the snapshots its primary
@@ -19,9 +21,17 @@ export async function runWorker(options: GatewayOptions): Promise<void> {
   const listenPorts = new Set(options.listen.map((l) => l.port).filter((p) => p !== 0));
   const gw = new Gateway(options, { store, nodes: new LocalNodeRegistry(), lastKnownGood: null, etcd: null }, logger, listenPorts, { role: 'worker' });
   const send = (m: FromWorker) => process.send?.(m);
+  const sinks = setupRequestSinks(options);
+  // Taps live in the primary's admin API: forward the tapped routes' events.
+  const forwarding = new Map<string, { remove(): void }>();
+  const setTaps = (routes: string[]) => {
+    for (const [r, tap] of forwarding) if (!routes.includes(r)) (tap.remove(), forwarding.delete(r));
+    for (const r of routes) if (!forwarding.has(r)) forwarding.set(r, observers.addTap(r, { sample: 1, maxPerSecond: 1000 }, (event) => send({ t: 'tap', event })));
+  };
   process.on('message', (m: ToWorker) => {
     if (m.t === 'snapshot') store.deliver(snapshotFromWire(m.snapshot));
     else if (m.t === 'counters?') send({ t: 'counters', id: m.id, counters: collectCounters(gw.generation) });
+    else if (m.t === 'taps') setTaps(m.routes);
     else if (m.t === 'metrics?') void gw.metrics.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
   });
   send({ t: 'hello' });
@@ -39,7 +49,7 @@ export async function runWorker(options: GatewayOptions): Promise<void> {
   process.on('SIGTERM', () => {
     if (stopping) return;
     stopping = true;
-    void gw.close(options.graceMs).then(() => process.exit(0));
+    void gw.close(options.graceMs).then(() => sinks.close()).then(() => process.exit(0));
   });
   process.on('SIGINT', () => {}); // the primary decides; a terminal ^C reaches the whole group
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { StoreSnapshot } from '../control/store.js';
 import { snapshotToWire, type FromWorker, type ToWorker, type WireSnapshot } from './ipc.js';
 import { mergeCounters, type UpstreamCounters } from './pool-counters.js';
+import { observers } from '../observe/request-observers.js';
 
 const ASK_TIMEOUT_MS = 1000;
 const RESTART_DELAY_MS = 500;
@@ -50,6 +51,9 @@ export class WorkerPool {
     w.on('message', (msg: FromWorker) => {
       if (msg.t === 'hello') {
         if (this.#latest) this.#send(w, { t: 'snapshot', snapshot: this.#latest });
+        if (this.#tapped.length) this.#send(w, { t: 'taps', routes: this.#tapped });
+      } else if (msg.t === 'tap') {
+        observers.emit(msg.event);
       } else if (msg.t === 'ready') {
         if (!this.#firstUrls) {
           this.#firstUrls = msg.urls;
@@ -69,6 +73,14 @@ export class WorkerPool {
 
   #send(w: Worker, msg: ToWorker): void {
     if (w.isConnected()) w.send(msg);
+  }
+
+  #tapped: string[] = [];
+
+  /** Tells every worker which routes the admin API taps. */
+  setTaps(routes: string[]): void {
+    this.#tapped = routes;
+    for (const w of this.#workers) this.#send(w, { t: 'taps', routes });
   }
 
   /** Forwards an applied snapshot to every worker. */

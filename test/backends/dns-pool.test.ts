@@ -58,6 +58,7 @@ describe('a dns pool', () => {
   let gw: GatewayProcess;
   let backends: { port: number; servers: http.Server[] };
   let dnsServer: ReturnType<typeof dns2.createServer>;
+  let dnsOpen = false;
   let a = ['127.0.0.2', '127.0.0.3'];
 
   before(async () => {
@@ -80,6 +81,7 @@ describe('a dns pool', () => {
       },
     });
     const addr = await dnsServer.listen({ udp: { port: 0, address: '127.0.0.1' } });
+    dnsOpen = true;
     gw = await startGateway({ env: { SWITCHYARD_DNS_SERVERS: `127.0.0.1:${addr.udp!.port}` } });
     const r = await admin(gw, 'PUT', '/upstreams/svc', {
       name: 'svc',
@@ -93,7 +95,7 @@ describe('a dns pool', () => {
   after(async () => {
     await gw?.stop();
     removeDir(gw?.storeDir ?? null);
-    await dnsServer?.close().catch(() => {});
+    if (dnsOpen) await dnsServer.close(); // dns2 throws on a second close
     for (const s of backends?.servers ?? []) {
       s.closeAllConnections();
       s.close();
@@ -139,6 +141,7 @@ describe('a dns pool', () => {
       load.kill();
     }
 
+    dnsOpen = false;
     await dnsServer.close();
     const st = await waitFor(async () => {
       const s = await poolStatus(gw, 'svc', 'pods');

@@ -126,3 +126,28 @@ export async function timedAdmin(gw: { adminUrl: string }, method: string, p: st
   const r = await admin(gw, method, p, body);
   return { status: r.status, body: r.body, ms: Math.round(performance.now() - t0) };
 }
+
+/**
+ * Resolves once every thread of `pid` is stopped (state T in /proc), i.e. a
+ * SIGSTOP has really taken effect: on a busy machine a multi-threaded process
+ * may run on for a few ms after kill() returned.
+ */
+export async function waitStopped(pid: number, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let all = true;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      let stat = '';
+      try {
+        stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      } catch {
+        continue; // thread gone
+      }
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'T' && state !== 't') all = false;
+    }
+    if (all) return;
+    if (Date.now() > deadline) throw new Error(`process ${pid} not stopped ${timeoutMs} ms after SIGSTOP`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}

@@ -163,6 +163,17 @@
 
   // ---- state derived for several sections ------------------------------------
 
+  const BAD_TARGET = new Set(['unhealthy', 'ejected']);
+
+  /** A pool's health: broken targets (unhealthy, ejected), drained ones, and whether traffic is at risk. */
+  function poolHealth(p) {
+    const targets = p.targets ?? [];
+    const bad = targets.filter((t) => BAD_TARGET.has(t.state)).length;
+    const draining = targets.filter((t) => t.state === 'draining').length;
+    const serving = (p.weight ?? 0) > 0;
+    return { bad, draining, serving, atRisk: serving && (bad > 0 || (p.healthy ?? 0) === 0) };
+  }
+
   function nodeInfo(st) {
     const nodes = Array.isArray(st.nodes) ? st.nodes : [];
     const maxApplied = Math.max(st.self?.appliedRevision ?? 0, ...nodes.map((n) => Number(n.appliedRevision) || 0));
@@ -219,7 +230,7 @@
       for (const p of Object.values(u.status?.nodes?.[0]?.pools ?? {})) {
         pools++;
         inflight += p.inflight ?? 0;
-        if ((p.weight ?? 0) > 0 && (p.healthy ?? 0) < (p.total ?? 0)) degraded++;
+        if (poolHealth(p).atRisk) degraded++;
       }
     }
     const { nodes, maxApplied } = nodeInfo(st);
@@ -256,27 +267,31 @@
     const action = isStatic
       ? drained
         ? h('button', { type: 'button', class: 'btn btn-sm', data: { action: 'undrain', upstream: u, target: t.target } }, 'Undrain')
-        : h('button', { type: 'button', class: 'btn btn-sm btn-warn-ghost', data: { action: 'drain', upstream: u, target: t.target } }, 'Drain')
+        : h('button', { type: 'button', class: 'btn btn-sm btn-ghost btn-drain', data: { action: 'drain', upstream: u, target: t.target }, title: 'Take this target out of rotation' }, 'Drain')
       : h('span', { class: 'muted small', title: 'Targets of dns, process and registry pools come and go with their source' }, 'dynamic');
     return h(
       'li',
       { class: `target tone-row-${TONE[t.state] ?? 'muted'}`, data: { key: origin, target: origin, state: t.state } },
       h('span', { class: `tdot tone-${TONE[t.state] ?? 'muted'}`, 'aria-hidden': 'true' }),
       h('span', { class: 'tname mono', title: t.target }, shortTarget(t.target)),
-      badge(t.state, 'badge-sm target-state'),
-      h('span', { class: 'tinflight mono', title: 'in flight on this node' }, `${num(t.inflight ?? 0)} in flight`),
-      action,
+      h(
+        'span',
+        { class: 'tmeta small' },
+        h('span', { class: `target-state tone-${TONE[t.state] ?? 'muted'}` }, t.state),
+        h('span', { class: 'tinflight', title: 'requests in flight to this target on this node' }, ` · ${num(t.inflight ?? 0)} in flight`),
+      ),
+      h('span', { class: 'taction' }, action),
     );
   }
 
-  function poolCard(u, spec, name, p, idx, onlyFull) {
+  function poolCard(u, spec, name, p, idx, onlyFull, poolCount) {
     const staticOrigins = new Set((spec.pools?.[name]?.targets ?? []).map(originOf));
     const drainSet = new Set((spec.drainTargets ?? []).map(originOf));
     const src = p.source;
     const w = p.weight ?? 0;
     const cw = p.configuredWeight ?? spec.weights?.[name] ?? 0;
     const isFull = onlyFull === name;
-    const unhealthy = (p.total ?? 0) > 0 && (p.healthy ?? 0) < (p.total ?? 0);
+    const health = poolHealth(p);
     return h(
       'div',
       { class: `pool state-${p.state}`, data: { key: name, pool: name, state: p.state } },
@@ -298,28 +313,36 @@
         'dl',
         { class: 'pool-stats' },
         h('div', null, h('dt', null, 'in flight'), h('dd', { class: 'mono pool-inflight' }, num(p.inflight ?? 0))),
-        h('div', null, h('dt', null, 'healthy'), h('dd', { class: `mono ${unhealthy ? 'text-bad' : ''}` }, `${p.healthy ?? 0}/${p.total ?? 0}`)),
+        h(
+          'div',
+          null,
+          h('dt', null, 'healthy'),
+          h('dd', { class: `mono ${health.bad || (p.total && !p.healthy) ? 'text-bad' : ''}` }, `${p.healthy ?? 0}/${p.total ?? 0}`, health.draining ? h('span', { class: 'dd-note' }, ` · ${health.draining} draining`) : null),
+        ),
         h('div', null, h('dt', null, 'cut'), h('dd', { class: `mono ${p.cut ? 'text-warn' : ''}` }, num(p.cut ?? 0))),
       ),
       src ? h('div', { class: 'source' }, h('span', { class: 'muted small' }, `${src.kind} source`), badge(src.state, 'badge-sm'), src.error ? h('div', { class: 'source-error small' }, src.error) : null) : null,
       (p.targets ?? []).length
         ? h('ul', { class: 'targets' }, (p.targets ?? []).map((t) => targetRow(u, name, t, staticOrigins, drainSet)))
         : h('p', { class: 'muted small empty-targets' }, 'No targets'),
-      h(
-        'div',
-        { class: 'pool-actions' },
-        h(
-          'button',
-          {
-            type: 'button',
-            class: `btn btn-sm ${isFull ? '' : 'btn-primary'}`,
-            data: { action: 'flip', upstream: u, pool: name, healthy: p.healthy ?? 0, total: p.total ?? 0 },
-            disabled: isFull,
-            title: isFull ? `${name} already takes all the traffic` : `Send all traffic of ${u} to ${name}`,
-          },
-          isFull ? 'Serving 100%' : `Flip to ${name}`,
-        ),
-      ),
+      poolCount > 1
+        ? h(
+            'div',
+            { class: 'pool-actions' },
+            isFull
+              ? h('span', { class: 'serving-all small' }, 'Takes all traffic')
+              : h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'btn btn-sm btn-primary',
+                    data: { action: 'flip', upstream: u, pool: name, healthy: p.healthy ?? 0, total: p.total ?? 0 },
+                    title: `Send all traffic of ${u} to ${name}`,
+                  },
+                  `Flip to ${name}`,
+                ),
+          )
+        : null,
     );
   }
 
@@ -346,7 +369,7 @@
         );
       })
       .filter(Boolean);
-    const hasProblem = Object.values(pools).some((p) => (p.weight ?? 0) > 0 && (p.healthy ?? 0) < (p.total ?? 0)) || entry.statusError || spec.errors;
+    const hasProblem = Object.values(pools).some((p) => poolHealth(p).atRisk) || entry.statusError || spec.errors;
     return h(
       'article',
       { class: `card upstream ${hasProblem ? 'has-problem' : ''}`, id: `upstream-${name}`, data: { key: name, upstream: name } },
@@ -363,7 +386,7 @@
       spec.errors ? h('div', { class: 'inline-error' }, `Invalid: ${spec.errors.map((e) => `${e.field} ${e.message}`).join('; ')}`) : null,
       entry.statusError ? h('div', { class: 'inline-error' }, entry.statusError) : null,
       node
-        ? h('div', { class: 'pools' }, names.map((pn, i) => (pools[pn] ? poolCard(name, spec, pn, pools[pn], i, onlyFull) : null)))
+        ? h('div', { class: 'pools' }, names.map((pn, i) => (pools[pn] ? poolCard(name, spec, pn, pools[pn], i, onlyFull, names.length) : null)))
         : null,
       perNode.length ? h('div', { class: 'per-node' }, h('span', { class: 'muted small' }, 'In flight per node'), perNode) : null,
     );
@@ -775,11 +798,12 @@
   }
 
   /** Shows the confirmation dialog; resolves { ok, force }. */
-  function confirmAction({ title, body, confirm, force }) {
+  function confirmAction({ title, body, confirm, force, tone }) {
     const dlg = $('confirm-dialog');
     $('confirm-title').textContent = title;
     $('confirm-body').replaceChildren(...body);
     $('confirm-ok').textContent = confirm;
+    $('confirm-ok').className = `btn ${tone === 'danger' ? 'btn-danger' : 'btn-primary'}`;
     $('confirm-force-row').hidden = !force;
     $('confirm-force').checked = false;
     if (force) $('confirm-force-label').textContent = force;
@@ -813,7 +837,10 @@
     return `${r.status} ${b.error ?? ''}: ${b.message ?? ''}${details}`.trim();
   }
 
+  /** A paragraph; a first argument that is a plain object is its attributes. */
   function p(...children) {
+    const first = children[0];
+    if (first && typeof first === 'object' && !(first instanceof Node) && !Array.isArray(first)) return h('p', first, ...children.slice(1));
     return h('p', null, ...children);
   }
   const code = (s) => h('code', null, s);
@@ -872,6 +899,7 @@
         p({ class: 'muted' }, 'Deployment ', code(deployment), '.'),
       ],
       confirm: 'Abort deployment',
+      tone: 'danger',
     });
     if (!r0.ok) return;
     btn.disabled = true;

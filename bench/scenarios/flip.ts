@@ -1,0 +1,187 @@
+// (e) blue/green flip under load. Two upstream processes, `blue` and `green`
+// (bench/upstream.ts answering after a fixed delay, so the load is bound by
+// latency, not by the 2 CPUs: a dip then shows the flip, not CPU noise), one
+// Switchyard (file store) with upstream `shop` = pools blue (100) / green (0)
+// and route `/` -> shop. autocannon -c N for 9 s (--quick 5 s); at 1/3
+// `POST /upstreams/shop/flip {to: green}`, at 2/3 back to blue. Every
+// response is counted into 100 ms windows as it arrives.
+//   dip = 1 - (worst window ÷ median window), first window (connection ramp)
+//   and the last, partial one left out. Targets: 0 failed requests, dip <= 10 %.
+// Also: the worst window near each flip (from 100 ms before the POST to 1 s
+// after) and away from the flips (the noise floor of this machine), and the
+// time from the POST until a probe request is answered by the new pool.
+// Writes an SVG chart to bench/results/flip-<time>.svg and flip-latest.svg.
+import { mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { check, checksMarkdown, type Check } from '../lib/checks.js';
+import { startGateway } from '../lib/gateway.js';
+import { httpRequest, jsonRequest } from '../lib/http.js';
+import { runLoad, runTimeline, type LoadRequest } from '../lib/load.js';
+import { f0, f1, mdTable } from '../lib/md.js';
+import { RESULTS_DIR } from '../lib/paths.js';
+import { cpuTicks, ticksToMicros } from '../lib/proc-cpu.js';
+import { fileStamp, writeAtomic } from '../lib/report.js';
+import { median } from '../lib/stats.js';
+import { lineChartSvg } from '../lib/svg.js';
+import type { CustomContext, CustomReport, ScenarioModule } from '../lib/types.js';
+import { startNodeUpstream } from '../lib/upstream.js';
+
+const WINDOW_MS = 100;
+const DELAY_MS = 10;
+
+export const flipUnderLoad: ScenarioModule = {
+  name: 'flip',
+  summary: 'blue/green flip and back under autocannon load: req/s per 100 ms, dip, failed requests, SVG chart',
+  create: () => ({ kind: 'custom', name: 'flip', title: 'blue/green flip under load', run }),
+};
+
+interface Flip {
+  to: string;
+  /** Seconds since the load started. */
+  sentS: number;
+  ackS: number;
+  status: number;
+  /** First probe answered by the new pool, seconds since the load started; NaN if none within 5 s. */
+  servedS: number;
+}
+
+async function servedBy(url: string, name: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = await httpRequest(url).catch(() => null);
+    if (r?.status === 200 && r.headers['x-upstream'] === name) return true;
+    await sleep(5);
+  }
+  return false;
+}
+
+async function run(ctx: CustomContext): Promise<CustomReport> {
+  const { env, settings, log } = ctx;
+  const durationS = settings.quick ? 5 : 9;
+  const blue = await startNodeUpstream({ name: 'blue', delayMs: DELAY_MS, cpu: env.upstreamCpu });
+  const green = await startNodeUpstream({ name: 'green', delayMs: DELAY_MS, cpu: env.upstreamCpu });
+  const dir = mkdtempSync(path.join(env.tmpRoot, 'flip-store-'));
+  let gw;
+  try {
+    gw = await startGateway({ name: 'switchyard (flip)', store: `file:${dir}`, cpu: env.proxyCpu });
+    await jsonRequest(`${gw.adminUrl}/upstreams/shop`, 'PUT', {
+      name: 'shop',
+      pools: { blue: { targets: [blue.url] }, green: { targets: [green.url] } },
+      weights: { blue: 100, green: 0 },
+    });
+    await jsonRequest(`${gw.adminUrl}/routes/shop`, 'PUT', { id: 'shop', match: { path: '/' }, upstream: 'shop' });
+    if (!(await servedBy(gw.dataUrl + '/', 'blue', 10_000))) throw new Error('switchyard (flip): GET / never answered by blue');
+
+    const request: LoadRequest = { method: 'GET', path: '/' };
+    const load = { url: gw.dataUrl, request, connections: settings.connections, durationS };
+    if (settings.warmupS > 0) await runLoad({ ...load, durationS: settings.warmupS });
+
+    const flips: Flip[] = [];
+    const g = gw;
+    const c0 = cpuTicks(g.proc.pid);
+    log(`flip: ${durationS} s of load, -c ${settings.connections}, flips at ${(durationS / 3).toFixed(1)} s and ${((2 * durationS) / 3).toFixed(1)} s`);
+    const tl = await runTimeline({
+      ...load,
+      windowMs: WINDOW_MS,
+      during: async (t0) => {
+        const since = () => Number(process.hrtime.bigint() - t0) / 1e9;
+        for (const [frac, to] of [[1 / 3, 'green'], [2 / 3, 'blue']] as const) {
+          const wait = frac * durationS - since();
+          if (wait > 0) await sleep(wait * 1000);
+          const sentS = since();
+          const res = await httpRequest(`${g.adminUrl}/upstreams/shop/flip`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ to }),
+            timeoutMs: 10_000,
+          });
+          const ackS = since();
+          const ok = await servedBy(g.dataUrl + '/', to, 5000);
+          flips.push({ to, sentS, ackS, status: res.status, servedS: ok ? since() : NaN });
+          log(`flip: -> ${to} at ${sentS.toFixed(2)} s: ${res.status}, acknowledged after ${((ackS - sentS) * 1000).toFixed(0)} ms, served by ${to} after ${ok ? ((since() - sentS) * 1000).toFixed(0) : '—'} ms`);
+        }
+      },
+    });
+    const c1 = cpuTicks(g.proc.pid);
+
+    const full = Math.floor((durationS * 1000) / WINDOW_MS);
+    const perS = 1000 / WINDOW_MS;
+    const rates = tl.counts.slice(0, full).map((c) => c * perS);
+    while (rates.length < full) rates.push(0);
+    const considered = rates.map((v, i) => ({ i, v, t: i * (WINDOW_MS / 1000) })).slice(1); // first window: connection ramp
+    const med = median(considered.map((w) => w.v));
+    const worstOf = (ws: typeof considered) => ws.reduce((a, b) => (b.v < a.v ? b : a), ws[0] ?? { i: -1, v: NaN, t: NaN });
+    const near = (w: { t: number }) => flips.some((f) => w.t + WINDOW_MS / 1000 > f.sentS - 0.1 && w.t < f.sentS + 1.0);
+    const worst = worstOf(considered);
+    const worstNear = worstOf(considered.filter(near));
+    const worstAway = worstOf(considered.filter((w) => !near(w)));
+    const dip = 1 - worst.v / med;
+    const failed = tl.errors + tl.non2xx;
+    const cpuPerReq = tl.responses ? ticksToMicros(c1 - c0) / tl.responses : NaN;
+    const rps = tl.responses / durationS;
+
+    let svgNote = '';
+    const svg = lineChartSvg({
+      title: `Switchyard blue/green flip under load: req/s per ${WINDOW_MS} ms window`,
+      subtitle: `autocannon -c ${settings.connections}, ${durationS} s, upstreams answer after ${DELAY_MS} ms; dip ${(dip * 100).toFixed(1)} %, failed ${failed}; ${ctx.startedAt}`,
+      values: rates,
+      windowS: WINDOW_MS / 1000,
+      markers: flips.map((f) => ({ atS: f.sentS, label: `flip -> ${f.to}` })),
+      median: med,
+      yLabel: 'responses per second',
+    });
+    if (ctx.write) {
+      const file = path.join(RESULTS_DIR, `flip-${fileStamp(ctx.startedAt)}.svg`);
+      writeAtomic(file, svg);
+      writeAtomic(path.join(RESULTS_DIR, 'flip-latest.svg'), svg);
+      svgNote = `Chart: \`bench/results/${path.basename(file)}\` (also \`bench/results/flip-latest.svg\`).`;
+    }
+
+    const checks: Check[] = [
+      check('failed requests (errors + timeouts + non-2xx)', failed, '<=', 0, (x) => f0(x)),
+      check(`dip: 1 - worst ${WINDOW_MS} ms window ÷ median window`, dip * 100, '<=', 10, (x) => `${x.toFixed(1)} %`),
+      ...flips.map((f) => ({ what: `POST /upstreams/shop/flip {to: ${f.to}}`, target: '200', value: String(f.status), pass: f.status === 200 })),
+    ];
+    const pctOf = (v: number) => (Number.isFinite(v) ? `${f0(v)} (${((1 - v / med) * 100).toFixed(1)} % below median)` : '—');
+    const markdown = [
+      '## flip: blue/green flip under load',
+      '',
+      `Switchyard (file store), upstream \`shop\` with pools blue and green (each a bench/upstream.ts answering after ${DELAY_MS} ms), route \`/\`; ` +
+        `autocannon -c ${settings.connections} for ${durationS} s; flip to green at 1/3, back to blue at 2/3. ${svgNote}`,
+      '',
+      mdTable(
+        ['figure', 'value'],
+        [
+          ['responses', f0(tl.responses)],
+          ['req/s (whole run)', f0(rps)],
+          [`median ${WINDOW_MS} ms window, as req/s`, f0(med)],
+          [`worst window overall (at ${f1(worst.t)} s)`, pctOf(worst.v)],
+          ['worst window near a flip (-0.1 s … +1 s)', pctOf(worstNear.v)],
+          ['worst window away from the flips (noise floor)', pctOf(worstAway.v)],
+          ['errors / timeouts / non-2xx', `${tl.errors} / ${tl.timeouts} / ${tl.non2xx}`],
+          ['gateway CPU µs/req', f1(cpuPerReq)],
+          ...flips.map((f) => [
+            `flip -> ${f.to} at ${f.sentS.toFixed(2)} s`,
+            `HTTP ${f.status}, acknowledged in ${f0((f.ackS - f.sentS) * 1000)} ms, first probe answered by ${f.to} ${Number.isFinite(f.servedS) ? `${f0((f.servedS - f.sentS) * 1000)} ms` : '—'} after the POST`,
+          ]),
+        ],
+        'lr',
+      ),
+      '',
+      'Acceptance:',
+      '',
+      checksMarkdown(checks),
+    ].join('\n');
+    return {
+      markdown,
+      data: { durationS, windowMs: WINDOW_MS, delayMs: DELAY_MS, connections: settings.connections, counts: tl.counts, non2xxCounts: tl.non2xxCounts, flips, medianRps: med, worst, worstNear, worstAway, dip, errors: tl.errors, timeouts: tl.timeouts, non2xx: tl.non2xx, cpuPerReq },
+      checks,
+    };
+  } finally {
+    await gw?.proc.stop(5000);
+    await blue.stop();
+    await green.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
