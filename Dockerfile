@@ -14,6 +14,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The dashboard's static files are read at startup next to the compiled code.
+COPY --from=build /app/src/control/dashboard/assets ./dist/src/control/dashboard/assets
 USER node
 # The embedded store lives here unless --store points elsewhere.
 ENV SWITCHYARD_STORE=file:/home/node/.switchyard \

@@ -31,15 +31,41 @@ let errors = 0;
 let running = false;
 let tLast = 0n;
 
-function open(): Promise<WebSocket> {
+function openOnce(): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('open', () => resolve(ws));
+    ws.once('open', () => {
+      ws.removeAllListeners('error');
+      resolve(ws);
+    });
     ws.once('error', reject);
   });
 }
 
-const sockets = await Promise.all(Array.from({ length: conns }, open));
+/** Up to 3 attempts: on a busy machine an accept queue may overflow. */
+async function open(): Promise<WebSocket> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openOnce();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
+process.on('uncaughtException', (err) => {
+  process.stdout.write(`ERROR ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  process.stdout.write(`ERROR ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
+
+// Ten at a time, so the upstream (or proxy) is not hit by N handshakes at once.
+const sockets: WebSocket[] = [];
+for (let i = 0; i < conns; i += 10) sockets.push(...(await Promise.all(Array.from({ length: Math.min(10, conns - i) }, open))));
 const sentAt = new Array<bigint>(conns).fill(0n);
 sockets.forEach((ws, i) => {
   ws.on('error', () => errors++);

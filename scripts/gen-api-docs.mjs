@@ -287,7 +287,7 @@ Conventions that hold for every endpoint:
   and nothing is written; a body that is not JSON is 400 \`invalid_json\`, one
   that is not \`application/json\` 415, one over 1 MiB 413. Unknown resource
   404 \`not_found\`, conflicting state 409 \`conflict\`, a store that cannot be
-  reached 503 \`store_unavailable\` (nothing was written; see
+  reached 503 \`store_unavailable\` (the write was not acknowledged; see
   [operations](operations.md#etcd-outages)). Data-plane errors are a
   different list: [errors.md](errors.md).
 - **Consistency.** Reads on any node see writes made on any other node within

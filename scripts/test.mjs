@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: make sure etcd is there, build, then run every suite: the
+// `npm test`: make sure etcd and chromium are there, build, then run every suite: the
 // functional ones two files at a time, then the load tests one at a time
 // (they measure a 2-core machine and must not share it).
 import { spawnSync } from 'node:child_process';
@@ -20,7 +20,8 @@ function testFiles(dir) {
   });
 }
 
-if (existsSync('scripts/ensure-etcd.mjs')) run(process.execPath, ['scripts/ensure-etcd.mjs']);
+run(process.execPath, ['scripts/ensure-etcd.mjs']);
+run(process.execPath, ['scripts/ensure-chromium.mjs']);
 // A clean build: stale output of deleted tests must not run.
 rmSync('dist', { recursive: true, force: true });
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.']);

@@ -24,6 +24,13 @@ import { TargetRegistry } from './upstreams/target-registry.js';
 import { VERSION } from './version.js';
 import { collectCounters, type UpstreamCounters } from './workers/pool-counters.js';
 
+/** This node's in-flight requests to a target origin, over every pool that names it. */
+function inflightOf(counters: UpstreamCounters, origin: string): number {
+  let n = 0;
+  for (const pools of Object.values(counters)) for (const c of Object.values(pools)) n += c.targets[origin] ?? 0;
+  return n;
+}
+
 const EMPTY: StoreSnapshot = Object.freeze({ revision: 0, routes: new Map(), upstreams: new Map() });
 
 /**
@@ -121,6 +128,9 @@ export class Gateway implements GatewayView, GenerationHolder {
       dnsServers: dnsServersFromEnv(),
       onChange: () => this.recompile(),
       onDrainReport: () => this.publishNode(),
+      // A primary serves no traffic: it runs the sources and counts its workers' in-flight requests.
+      ...(this.role === 'primary' ? { inflight: (origin: string) => inflightOf(this.counters(), origin), settleMs: 600 } : {}),
+      passive: this.role === 'worker',
     });
     this.#runtimes = new UpstreamRuntimes({
       onPoolState: (upstream, pool, state) => {
@@ -213,7 +223,8 @@ export class Gateway implements GatewayView, GenerationHolder {
 
   /** Whether a snapshot from the store should replace the live table. */
   #wants(s: StoreSnapshot): boolean {
-    return !this.ready || this.#servingLastKnownGood || s.revision > this.generation.revision;
+    // A worker also takes a re-send of its revision: the primary's discovered targets changed.
+    return !this.ready || this.#servingLastKnownGood || s.revision > this.generation.revision || (this.role === 'worker' && s.revision === this.generation.revision);
   }
 
   #offer(snapshot: StoreSnapshot): void {
@@ -266,7 +277,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     this.#revisionGauge.set(generation.revision);
     void this.listeners.syncDynamic(generation.ports, this.#portRange);
     void this.#lastKnownGood?.save(snapshot);
-    this.onApplied?.(snapshot);
+    this.onApplied?.(this.#discovery.resolve(snapshot, generation));
     this.publishNode();
     this.logger.debug({ revision: generation.revision, routes: generation.routeStatus.size }, 'config applied');
   }

@@ -22,6 +22,12 @@ export interface SwitchyardOptions {
   routes?: () => RouteSpec[];
   /** Concurrent admin PUTs while seeding. */
   concurrency?: number;
+  /**
+   * Candidates with the same key and the same routes share one seeded store
+   * per run: the first seeds it through the admin API (slow: every PUT
+   * rebuilds the table), later ones copy it and rewrite only the upstream.
+   */
+  seedKey?: string;
   /** Active health check on the benchmarked upstream. */
   healthCheck?: HealthCheckSpec;
   /** Path this candidate is loaded on instead of the scenario's (a route of `routes`). */
@@ -39,6 +45,9 @@ export interface SwitchyardOptions {
 async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[], extraArgs: string[] = []): Promise<Gateway> {
   return startGateway({ name, store: `file:${storeDir}`, nodeArgs, args: extraArgs, cpu: env.proxyCpu });
 }
+
+/** seedKey -> a seeded store directory (in the run's scratch dir, removed with it). */
+const seedCache = new Map<string, string>();
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -62,19 +71,31 @@ export function switchyard(opts: SwitchyardOptions = {}): Candidate {
       seedDir = mkdtempSync(path.join(ctx.env.tmpRoot, `${name}-seed-`));
       const routes = opts.routes ? opts.routes() : [{ id: 'bench', match: { path: '/' }, upstream: BENCH_UPSTREAM }];
       routeCount = routes.length;
+      const upstream: UpstreamSpec = { name: BENCH_UPSTREAM, pools: { main: { targets: [ctx.upstream.url] } }, weights: { main: 100 } };
+      if (opts.healthCheck) upstream.healthCheck = opts.healthCheck;
+      const cached = opts.seedKey ? seedCache.get(opts.seedKey) : undefined;
+      if (cached) cpSync(cached, seedDir, { recursive: true, filter: (src) => path.basename(src) !== 'lock' });
       const gw = await startSwitchyard(ctx.env, `${name} (seeding)`, seedDir, []);
       try {
         const t0 = performance.now();
-        const upstream: UpstreamSpec = { name: BENCH_UPSTREAM, pools: { main: { targets: [ctx.upstream.url] } }, weights: { main: 100 } };
-        if (opts.healthCheck) upstream.healthCheck = opts.healthCheck;
         await jsonRequest(`${gw.adminUrl}/upstreams/${BENCH_UPSTREAM}`, 'PUT', upstream);
-        await parallel(routes, opts.concurrency ?? 32, (r) => jsonRequest(`${gw.adminUrl}/routes/${encodeURIComponent(r.id)}`, 'PUT', r));
-        const listed = (await jsonRequest(`${gw.adminUrl}/routes`, 'GET')) as unknown;
-        const n = Array.isArray(listed) ? listed.length : Array.isArray((listed as { items?: unknown[] })?.items) ? (listed as { items: unknown[] }).items.length : NaN;
+        if (!cached) await parallel(routes, opts.concurrency ?? 32, (r) => jsonRequest(`${gw.adminUrl}/routes/${encodeURIComponent(r.id)}`, 'PUT', r));
+        const listed = (await jsonRequest(`${gw.adminUrl}/routes`, 'GET')) as { routes?: unknown[] } | unknown[] | null;
+        const n = Array.isArray(listed) ? listed.length : Array.isArray(listed?.routes) ? listed.routes.length : NaN;
         if (Number.isFinite(n) && n !== routes.length) throw new Error(`${name}: seeded ${routes.length} routes, GET /routes lists ${n}`);
-        if (routes.length > 1) log(`${name}: seeded ${routes.length} routes through the admin API in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        if (routes.length > 1)
+          log(
+            cached
+              ? `${name}: reused the store seeded with ${routes.length} routes earlier in this run (upstream rewritten)`
+              : `${name}: seeded ${routes.length} routes through the admin API in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+          );
       } finally {
         await gw.proc.stop(5000);
+      }
+      if (opts.seedKey && !cached) {
+        const keep = mkdtempSync(path.join(ctx.env.tmpRoot, `seed-cache-`));
+        cpSync(seedDir, keep, { recursive: true, filter: (src) => path.basename(src) !== 'lock' });
+        seedCache.set(opts.seedKey, keep);
       }
     },
 

@@ -128,47 +128,60 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
       results.push(res);
       try {
         const up = await putUpstream(etcd.client, prefix, { name: BENCH_UPSTREAM, pools: { main: { targets: [upstream.url] } }, weights: { main: 100 } });
-        const gw = await gwStart(size, prefix, 'bulk');
-        gateways.push(gw);
-        await waitForRevision(gw, up.revision, 30_000, 10);
-
         const routes = routes10k(size);
-        const a0 = await applyStats(gw.adminUrl);
-        const bulk = await bulkPut(etcd.client, routeEntries(prefix, routes), { batch: 128, concurrency: 4 });
-        const applied = await waitForRevision(gw, bulk.revision, 150_000, 2);
-        const a1 = await applyStats(gw.adminUrl);
-        res.bulk = {
-          txns: bulk.txns,
-          writeMs: bulk.writeMs,
-          loadApplyMs: applied - bulk.firstSentAt,
-          rebuildAfterLastPutMs: applied - bulk.lastAckAt,
-          revision: bulk.revision,
-          applies: a1.count - a0.count,
-          applyMs: a1.sumMs - a0.sumMs,
-        };
-        log(
-          `route-scale ${size}: ${bulk.txns} txns written in ${bulk.writeMs.toFixed(0)} ms; applied ${res.bulk.loadApplyMs.toFixed(0)} ms after the first put, ` +
-            `${res.bulk.rebuildAfterLastPutMs.toFixed(0)} ms after the last; ${res.bulk.applies} table rebuilds took ${res.bulk.applyMs.toFixed(0)} ms in all`,
-        );
-
-        // One-route changes on the loaded table.
         const bench = routes.find((r) => r.id === 'bench')!;
-        const changes = size >= 100_000 ? (quick ? 3 : 5) : quick ? 5 : 15;
-        let revision = bulk.revision;
-        await waitIdle([gw.proc.pid], { timeoutMs: 10_000 });
-        const c0 = await applyStats(gw.adminUrl);
-        for (let i = 0; i < changes; i++) {
-          await sleep(150); // let the previous rebuild settle
-          const changed: RouteSpec = { ...bench, timeoutMs: 30_000 + ((i + 1) % 2) };
-          const put = await putRoute(etcd.client, prefix, changed);
-          const t = await waitForRevision(gw, put.revision, 30_000, 1);
-          res.oneRouteChangeMs.push(t - put.sentAt);
-          revision = put.revision;
+        // --quick: the 100 000 routes go into etcd with no gateway watching
+        // (the catch-up of a running gateway is what takes long); the
+        // one-route changes then run on the fresh gateway.
+        const intoRunning = !(quick && size >= 100_000);
+        let gw: Gateway | null = null;
+        if (intoRunning) {
+          gw = await gwStart(size, prefix, 'bulk');
+          gateways.push(gw);
+          await waitForRevision(gw, up.revision, 30_000, 10);
         }
-        const c1 = await applyStats(gw.adminUrl);
-        res.oneRouteApplyMs = (c1.sumMs - c0.sumMs) / (c1.count - c0.count);
-        log(`route-scale ${size}: one-route change applied in ${res.oneRouteChangeMs.map((x) => x.toFixed(0)).join(', ')} ms (rebuild ${res.oneRouteApplyMs.toFixed(0)} ms each)`);
-        await gw.proc.stop(5000);
+        const a0 = gw ? await applyStats(gw.adminUrl) : null;
+        const bulk = await bulkPut(etcd.client, routeEntries(prefix, routes), { batch: 128, concurrency: 4 });
+        res.bulk.txns = bulk.txns;
+        res.bulk.writeMs = bulk.writeMs;
+        res.bulk.revision = bulk.revision;
+        if (gw && a0) {
+          const applied = await waitForRevision(gw, bulk.revision, 150_000, 2);
+          const a1 = await applyStats(gw.adminUrl);
+          res.bulk.loadApplyMs = applied - bulk.firstSentAt;
+          res.bulk.rebuildAfterLastPutMs = applied - bulk.lastAckAt;
+          res.bulk.applies = a1.count - a0.count;
+          res.bulk.applyMs = a1.sumMs - a0.sumMs;
+          log(
+            `route-scale ${size}: ${bulk.txns} txns written in ${bulk.writeMs.toFixed(0)} ms; applied ${res.bulk.loadApplyMs.toFixed(0)} ms after the first put, ` +
+              `${res.bulk.rebuildAfterLastPutMs.toFixed(0)} ms after the last; ${res.bulk.applies} table rebuilds took ${res.bulk.applyMs.toFixed(0)} ms in all`,
+          );
+        } else {
+          log(`route-scale ${size}: ${bulk.txns} txns written in ${bulk.writeMs.toFixed(0)} ms (--quick: no gateway watching)`);
+        }
+
+        // One-route changes on a loaded table: put sent -> /readyz shows it.
+        let revision = bulk.revision;
+        const changes = size >= 100_000 ? (quick ? 3 : 5) : quick ? 5 : 15;
+        const oneRouteChanges = async (g: Gateway) => {
+          await waitIdle([g.proc.pid], { timeoutMs: 15_000 });
+          const c0 = await applyStats(g.adminUrl);
+          for (let i = 0; i < changes; i++) {
+            await sleep(150); // let the previous rebuild settle
+            const changed: RouteSpec = { ...bench, timeoutMs: 30_000 + ((i + 1) % 2) };
+            const put = await putRoute(etcd.client, prefix, changed);
+            const t = await waitForRevision(g, put.revision, 30_000, 1);
+            res.oneRouteChangeMs.push(t - put.sentAt);
+            revision = put.revision;
+          }
+          const c1 = await applyStats(g.adminUrl);
+          res.oneRouteApplyMs = (c1.sumMs - c0.sumMs) / (c1.count - c0.count);
+          log(`route-scale ${size}: one-route change applied in ${res.oneRouteChangeMs.map((x) => x.toFixed(0)).join(', ')} ms (rebuild ${res.oneRouteApplyMs.toFixed(0)} ms each)`);
+        };
+        if (gw) {
+          await oneRouteChanges(gw);
+          await gw.proc.stop(5000);
+        }
 
         // A fresh gateway on the loaded prefix.
         const t0 = performance.now();
@@ -183,6 +196,7 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
         await sleep(500);
         res.rssAfterLoadMB = statusKb(g2.proc.pid, 'VmRSS') / 1024;
         log(`route-scale ${size}: fresh gateway ready in ${res.freshStartMs.toFixed(0)} ms, RSS ${res.rssAfterLoadMB.toFixed(0)} MB`);
+        if (!gw) await oneRouteChanges(g2);
         fresh.set(size, g2);
       } catch (err) {
         res.error = (err as Error).message.split('\n')[0];
@@ -234,7 +248,9 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
   const r100k = bySize(100_000);
   const checks = [
     check('100 000 routes: median lookup, cache off', lk(100_000)?.coldNs.median ?? NaN, '<=', 1000, (x) => `${f0(x)} ns`),
-    check('100 000 routes: rebuild, last put -> applied', r100k?.bulk.rebuildAfterLastPutMs ?? NaN, '<=', 1000, ms(0)),
+    check('100 000 routes: rebuild, last put -> applied', r100k?.bulk.rebuildAfterLastPutMs ?? NaN, '<=', 1000, ms(0),
+      quick ? 'not measured with --quick' : 'bulk load into a running gateway'),
+    check('100 000 routes: one-route change (a full rebuild), put -> applied (median)', median(r100k?.oneRouteChangeMs ?? []), '<=', 1000, ms(0)),
     check('100 000 routes: gateway RSS (max of after load / after the runs)', Math.max(r100k?.rssAfterLoadMB ?? NaN, r100k?.rssAfterRunMB ?? NaN), '<=', 300, (x) => `${x.toFixed(0)} MB`),
     check('10 000 routes: bulk load into a running gateway, first put -> applied', r10k?.bulk.loadApplyMs ?? NaN, '<', 2000, ms(0)),
     check('10 000 routes: fresh gateway, spawn -> ready', r10k?.freshStartMs ?? NaN, '<', 2000, ms(0)),

@@ -60,6 +60,6 @@ export const routes10kScenario: ScenarioModule = {
     title: `small GET with ${ROUTE_COUNT.toLocaleString('en-US')} routes loaded: \`GET /svc${BENCH_INDEX}/orders/42?x=1\`, 13-byte body`,
     upstream: { bodyBytes: 13, nginxOk: true },
     request: { method: 'GET', path: BENCH_PATH },
-    candidates: [direct(), switchyard(), bareUndici(), switchyard({ name: 'switchyard-10k', routes: () => routes10k() })],
+    candidates: [direct(), switchyard(), bareUndici(), switchyard({ name: 'switchyard-10k', routes: () => routes10k(), seedKey: 'routes10k' })],
   }),
 };

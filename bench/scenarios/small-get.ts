@@ -26,7 +26,7 @@ export const smallGet: ScenarioModule = {
     candidates: [
       direct(),
       switchyard(),
-      switchyard({ name: SW_10K_HC, routes: () => routes10k(), healthCheck: { path: '/', intervalMs: 1000 }, requestPath: BENCH_PATH }),
+      switchyard({ name: SW_10K_HC, routes: () => routes10k(), seedKey: 'routes10k', healthCheck: { path: '/', intervalMs: 1000 }, requestPath: BENCH_PATH }),
       bareUndici(),
       fastifyHttpProxy(),
       fastGateway(),

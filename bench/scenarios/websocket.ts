@@ -28,6 +28,10 @@ async function wsLoad(opts: LoadOptions): Promise<LoadResult> {
     ],
     ready: [/^RESULT (.*)$/m],
     timeoutMs: opts.durationS * 1000 + 30_000,
+  }).catch((err: Error) => {
+    // Keep the child's own error on the first line (progress lines and notes show only that).
+    const m = /^ERROR (.*)$/m.exec(err.message);
+    throw new Error(m ? `ws-load: ${m[1]}` : err.message.replace(/:\n/, ': ').replace(/\n/g, ' | '));
   });
   try {
     return JSON.parse(p.matches[0]![1]!) as LoadResult;

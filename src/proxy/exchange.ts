@@ -11,6 +11,15 @@ import { observers } from '../observe/request-observers.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'SWITCHYARD_CLIENT_GONE' });
+/**
+ * The route's timeoutMs ran out waiting for the response head, or with the
+ * response body idle. undici's own headersTimeout/bodyTimeout (also set, as a
+ * backstop) run on a clock that ticks every ~500 ms, so a 500 ms timeout fired
+ * after ~1000 ms; these carry undici's codes so they classify (504) and are
+ * never retried the same way.
+ */
+const HEADERS_TIMEOUT = Object.assign(new Error('no response head from the upstream within the route timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+const BODY_TIMEOUT = Object.assign(new Error('the upstream response body was idle for the route timeout'), { code: 'UND_ERR_BODY_TIMEOUT' });
 /** A chunked request body grew past the route's maxBodyBytes: classified payload_too_large. */
 const BODY_TOO_LARGE = Object.assign(new Error('request body larger than the route allows'), { code: 'SWITCHYARD_BODY_TOO_LARGE' });
 
@@ -54,6 +63,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #retriesLeft: number;
+  /** The route timeout on a native timer: armed once the request is sent, re-armed by every body chunk, paused while the client is full. */
+  #timer: NodeJS.Timeout | null = null;
   #status = 0;
   #done = false;
   #clientGone = false;
@@ -117,6 +128,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) abort(CLIENT_GONE);
   }
 
+  /** The whole request (head and body) is written: the wait for the response head starts. */
+  onRequestSent(): void {
+    if (this.#status === 0) this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(this.#onTimeout, this.#route.timeoutMs);
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #onTimeout = (): void => {
+    this.#timer = null;
+    this.#abort?.(this.#status === 0 ? HEADERS_TIMEOUT : BODY_TIMEOUT);
+  };
+
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.#clientGone) {
       this.#abort?.(CLIENT_GONE);
@@ -128,22 +159,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode >= 500) this.#pool!.reportFailure(this.#target!);
     else this.#target!.reportSuccess();
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
+    this.#arm(); // now the body's idle timeout
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.#bytes += chunk.length;
-    if (this.#res.write(chunk)) return true;
+    if (this.#res.write(chunk)) {
+      this.#timer?.refresh();
+      return true;
+    }
+    // Paused for the client: not the upstream's delay (undici does not time out a paused body either).
+    this.#disarm();
     this.#res.once('drain', this.#onDrain);
     return false;
   }
 
   onComplete(): void {
+    this.#disarm();
     this.#res.end();
     this.#finish();
   }
 
   onError(err: Error): void {
+    this.#disarm();
     this.#release();
     if (this.#clientGone) return this.#record(499);
     const connectFailed = isConnectError(err);
@@ -234,7 +273,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #onDrain = (): void => {
     const r = this.#resume;
-    if (r) r();
+    if (r && !this.#done) {
+      this.#arm();
+      r();
+    }
   };
 
   #onClientClose = (): void => {

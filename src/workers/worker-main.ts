@@ -35,7 +35,15 @@ export async function runWorker(options: GatewayOptions): Promise<void> {
     else if (m.t === 'metrics?') void gw.metrics.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
   });
   send({ t: 'hello' });
-  await gw.loadAndWatch();
+  // Not awaited: a primary that has no table yet (a fresh node while etcd is
+  // down) must still come up — it waits for a worker before it opens the admin
+  // API, and answers /readyz 503 until the table arrives. A primary that has a
+  // table sends it in reply to 'hello', ahead of the listen handle on the same
+  // IPC channel, so such a worker applies it before it accepts a connection.
+  gw.loadAndWatch().catch((err: unknown) => {
+    logger.fatal({ err }, 'data-plane worker: cannot load the routing table');
+    process.exit(1);
+  });
   const urls: string[] = [];
   for (const addr of options.listen) {
     const a = await gw.listeners.listen(addr);

@@ -10,7 +10,6 @@ import { runAutocannon } from '../helpers/autocannon.js';
 import { backendProcess, groupAlive, poolStatus, running } from '../helpers/backend-app.js';
 import { putRoute } from '../helpers/config.js';
 import { admin, removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
-import { metricValue, scrape } from '../helpers/metrics.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -60,10 +59,13 @@ describe('a process pool', () => {
     assert.match(await res.text(), /^blue \d+$/);
 
     // SIGKILL instance 0 under load: no request fails, it comes back on a new pid.
-    const before = metricValue(await scrape(gw), 'switchyard_requests_total', { route: 'svc' }) ?? 0;
-    const load = runAutocannon(gw.dataUrls[0]!, ['-c', '8', '-d', '4']);
+    const port0 = (await poolStatus(gw, 'svc', 'blue')).source.instances[0].port as number;
+    const served = async () => ((await (await fetch(`http://127.0.0.1:${port0}/info`)).json()) as { served: number }).served;
+    const before = await served();
+    const load = runAutocannon(gw.dataUrls[0]!, ['-c', '8', '-d', '5']);
     try {
-      await waitFor(async () => (metricValue(await scrape(gw), 'switchyard_requests_total', { route: 'svc' }) ?? 0) > before + 300, { timeoutMs: 5000, what: 'load running' });
+      // autocannon needs a moment to start on a busy machine: kill once its requests reach instance 0.
+      await waitFor(async () => (await served()) > before + 50, { timeoutMs: 4000, intervalMs: 50, what: 'load running' });
       process.kill(p0, 'SIGKILL');
       const back = (await waitFor(async () => {
         const got = await readyPids(2);
@@ -79,7 +81,7 @@ describe('a process pool', () => {
       assert.equal(result.errors, 0, 'client errors');
       assert.equal(result.timeouts, 0, 'client timeouts');
       assert.equal(result.non2xx, 0, 'non-2xx answers');
-      assert.ok(result.requests.total > 1000, `load ran: ${result.requests.total} requests`);
+      assert.ok(result.requests.total > 500, `load ran: ${result.requests.total} requests`);
 
       // The restarted instance takes traffic again.
       const seen = new Set<string>();

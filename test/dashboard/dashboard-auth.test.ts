@@ -128,4 +128,23 @@ describe('dashboard with --admin-token', () => {
 
     assert.ok(!gw.output().includes(TOKEN), 'the token never shows in the gateway output');
   });
+
+  test('open dashboard streams do not hold up a SIGTERM', { timeout: 30_000 }, async () => {
+    // The page is still connected; add a raw stream too.
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = http.get(`${gw.adminUrl}/events`, { headers: AUTH }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.resume();
+        res.once('end', () => resolve());
+        res.once('close', () => resolve());
+      });
+      req.once('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    assert.equal(await gw.stop(10_000), 0, gw.output().slice(-2000));
+    assert.ok(Date.now() - t0 < 4000, `stopped in ${Date.now() - t0} ms`);
+    await ended;
+    assert.ok(!gw.output().includes(TOKEN), 'the token never shows in the gateway output');
+  });
 });

@@ -185,4 +185,17 @@ describe('dashboard in headless Chromium', () => {
     console.log(`screenshot: ${await screenshot(page, 'after-actions')}`);
     assert.deepEqual(browser.problems.get(page), [], 'no console errors');
   });
+
+  test('light colour scheme and a phone-sized screen', { timeout: 30_000 }, async () => {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForSelector('#conn[data-state="live"]', { timeout: UI_TIMEOUT });
+    console.log(`screenshot: ${await screenshot(page, 'light')}`);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.setViewportSize({ width: 400, height: 860 });
+    await page.waitForTimeout(300);
+    const overflow = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling on a narrow screen (overflow ${overflow}px)`);
+    console.log(`screenshot: ${await screenshot(page, 'narrow')}`);
+    await page.setViewportSize({ width: 1440, height: 900 });
+  });
 });

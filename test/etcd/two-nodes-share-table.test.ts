@@ -115,9 +115,8 @@ describe('two gateway nodes on one etcd share one table', () => {
     await waitFor(async () => {
       const r = await admin(a, 'GET', '/nodes');
       return r.status === 200 && (r.body.nodes as any[]).every((n) => n.id !== 'node-b') && (r.body.nodes as any[]).some((n) => n.id === 'node-a');
-    }, { timeoutMs: 12_500, intervalMs: 100, what: 'node-b to vanish from GET /nodes on node-a after kill -9' });
+    }, { timeoutMs: 12_000, intervalMs: 100, what: 'node-b to vanish from GET /nodes on node-a within 12 s of its kill -9 (lease TTL 10 s)' });
     const gone = Date.now() - t0;
     console.log(`kill -9 of node-b -> gone from node-a's /nodes after ${gone} ms (TTL 10 s)`);
-    assert.ok(gone <= 12_500, `node-b vanished after ${gone} ms`);
   });
 });

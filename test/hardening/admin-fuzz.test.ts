@@ -114,7 +114,7 @@ describe('admin API, property tests (fast-check): random bodies', () => {
   let hasDeployments = false;
 
   before(async () => {
-    gw = await startGateway();
+    gw = await startGateway({ timeoutMs: 30_000 });
     await putUpstream(gw, 'fz', ['http://127.0.0.1:1'], { pools: { blue: { targets: ['http://127.0.0.1:1'] }, green: { targets: ['http://127.0.0.1:2'] } }, weights: { blue: 100, green: 0 } });
     await putRoute(gw, 'fz-route', { path: '/fz' }, 'fz');
     hasDeployments = (await admin(gw, 'GET', '/deployments')).status === 200;

@@ -56,7 +56,7 @@ describe('admin security: auth failures, secrets, body limit', () => {
     gw = await startGateway({
       args: ['--store', `etcd://${etcd.endpoints[0]!.replace(/^http:\/\//, '')}`, '--prefix', '/sec/', '--admin-token', TOKEN, '--log-level', 'trace'],
       env: { SWITCHYARD_ETCD_USER: 'root', SWITCHYARD_ETCD_PASSWORD: ETCD_PASSWORD },
-      timeoutMs: 20_000,
+      timeoutMs: 30_000,
     });
   });
 
@@ -130,7 +130,7 @@ describe('admin security: auth failures, secrets, body limit', () => {
       const g = await startGateway({
         args: ['--store', `etcd://${etcd.endpoints[0]!.replace(/^http:\/\//, '')}`, '--prefix', '/sec/', '--admin-token', TOKEN, '--log-level', 'trace'],
         env: { SWITCHYARD_ETCD_USER: 'root', SWITCHYARD_ETCD_PASSWORD: wrong, SWITCHYARD_ETCD_TIMEOUT_MS: '1000' },
-        timeoutMs: 20_000,
+        timeoutMs: 30_000,
       });
       message = g.output();
       await g.stop();

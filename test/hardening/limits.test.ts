@@ -22,7 +22,6 @@ const LIMIT_FLAGS = [
   '--max-body-size', '1000',
   '--max-inflight', '3',
   '--max-upstream-header-size', '2048',
-  '--max-connections', '20',
 ];
 
 const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: a\r\n${extra}Connection: close\r\n\r\n`;
@@ -54,7 +53,7 @@ describe('data-plane limits', () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       });
     });
-    gw = await startGateway({ args: LIMIT_FLAGS });
+    gw = await startGateway({ args: LIMIT_FLAGS, timeoutMs: 30_000 }); // a loaded 2-core box can take long
     url = gw.dataUrls[0]!;
     await putUpstream(gw, 'up', [up.url]);
     await putUpstream(gw, 'dead', ['http://127.0.0.1:1']);
@@ -79,7 +78,8 @@ describe('data-plane limits', () => {
     assert.equal(other.status, 200, 'a normal request while the slowloris is connected');
     const r = await slow;
     assert.ok(r.closedByServer, 'the gateway closed the slow connection');
-    assert.ok(r.ms >= 900 && r.ms < 4000, `cut after ${r.ms} ms (headers timeout 1000 ms)`);
+    // Sending it all would take 25 s; the bound is loose for a loaded machine.
+    assert.ok(r.ms >= 900 && r.ms < 5000, `cut after ${r.ms} ms (headers timeout 1000 ms)`);
     assert.equal(r.status, 408, JSON.stringify(r.text));
     assert.equal(JSON.parse(r.body).error, 'request_timeout');
   });
@@ -88,7 +88,7 @@ describe('data-plane limits', () => {
     const pieces = ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n', ...'x'.repeat(100)];
     const r = await rawRequest(url, pieces, { pauseMs: 300, timeoutMs: 10_000 });
     assert.ok(r.closedByServer);
-    assert.ok(r.ms >= 1800 && r.ms < 5000, `cut after ${r.ms} ms (request timeout 2000 ms)`);
+    assert.ok(r.ms >= 1800 && r.ms < 7000, `cut after ${r.ms} ms (request timeout 2000 ms; the body would take 30 s)`);
     assert.equal(r.status, 408, JSON.stringify(r.text));
   });
 
@@ -96,7 +96,7 @@ describe('data-plane limits', () => {
     const r = await rawRequest(url, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 5000 });
     assert.equal(r.status, 200);
     assert.ok(r.closedByServer, 'closed by the gateway');
-    assert.ok(r.ms >= 700 && r.ms < 3500, `closed after ${r.ms} ms (keep-alive timeout 800 ms)`);
+    assert.ok(r.ms >= 700 && r.ms < 5000, `closed after ${r.ms} ms (keep-alive timeout 800 ms)`);
   });
 
   it('headers over --max-header-size get 431 and the connection closed', async () => {
@@ -223,15 +223,32 @@ describe('data-plane limits', () => {
     assert.equal(mid.status, 200);
     assert.equal(mid.headers['x-mid']!.length, 1000);
   });
+});
+
+describe('--max-connections', () => {
+  let up: TestUpstream;
+  let gw: GatewayProcess;
+
+  before(async () => {
+    up = await startUpstream('conns');
+    // Its own gateway, default timeouts: idle connections must outlive the test.
+    gw = await startGateway({ args: ['--max-connections', '20'], timeoutMs: 30_000 });
+    await putUpstream(gw, 'up', [up.url]);
+    await putRoute(gw, 'root', { path: '/' }, 'up');
+  });
+  after(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
 
   it('connections over --max-connections are closed at once; the listener serves again when they go', async () => {
-    // Earlier keep-alive connections are gone after the 800 ms keep-alive timeout.
-    await new Promise((r) => setTimeout(r, 1000));
+    const url = gw.dataUrls[0]!;
+    await waitFor(async () => (await rawRequest(url, get('/'))).status === 200, { what: 'the route applied' });
     const idle = await openIdle(url, 20);
     try {
       const r = await rawRequest(url, get('/'), { timeoutMs: 3000 });
       assert.equal(r.status, 0, `the 21st connection was served: ${r.text}`);
-      assert.ok(r.closedByServer && r.ms < 1500, `the 21st connection was not closed at once (${r.ms} ms)`);
+      assert.ok(r.closedByServer && r.ms < 2500, `the 21st connection was not closed at once (${r.ms} ms)`);
     } finally {
       for (const s of idle) s.destroy();
     }
@@ -246,7 +263,7 @@ describe('defaults: 1000 idle connections, header count, untrusted x-forwarded-f
 
   before(async () => {
     up = await startUpstream('defaults');
-    gw = await startGateway();
+    gw = await startGateway({ timeoutMs: 30_000 });
     await putUpstream(gw, 'up', [up.url]);
     await putRoute(gw, 'root', { path: '/' }, 'up');
   });
@@ -263,7 +280,7 @@ describe('defaults: 1000 idle connections, header count, untrusted x-forwarded-f
       const r = await rawRequest(gw.dataUrls[0]!, get('/'));
       const ms = Date.now() - t0;
       assert.equal(r.status, 200);
-      assert.ok(ms < 2000, `answered after ${ms} ms`);
+      assert.ok(ms < 3000, `answered after ${ms} ms`);
       // And keep-alive clients through fetch too.
       const rs = await Promise.all(Array.from({ length: 20 }, () => fetch(gw.dataUrls[0]! + '/x').then((x) => x.status)));
       assert.deepEqual(new Set(rs), new Set([200]));

@@ -56,8 +56,8 @@ describe('protocol hygiene (raw sockets)', () => {
     oddPort = (odd.address() as net.AddressInfo).port;
 
     [gw, trusting] = await Promise.all([
-      startGateway({ args: ['--trust-proxy', '10.0.0.0/8,fd00::/8'] }),
-      startGateway({ args: ['--trust-proxy', '127.0.0.1'] }),
+      startGateway({ args: ['--trust-proxy', '10.0.0.0/8,fd00::/8'], timeoutMs: 30_000 }),
+      startGateway({ args: ['--trust-proxy', '127.0.0.1'], timeoutMs: 30_000 }),
     ]);
     for (const g of [gw, trusting]) {
       await putUpstream(g, 'echo', [echo.url]);

@@ -1,7 +1,8 @@
 // A backend for `process` pools: run by the gateway itself as
 // `node -e BACKEND_SCRIPT NAME [MODE]`, listening on $PORT. It answers
 // `NAME PID` (header x-pid too), GET /healthz with 200, GET /info with its
-// pid and that of its own child, and /slow?ms=N after N ms. MODE:
+// pid, that of its own child and how many requests it served, and /slow?ms=N
+// after N ms. MODE:
 //   ignore-term  ignores SIGTERM (only SIGKILL stops it)
 //   grandchild   also starts `sleep 60` as a child of its own
 // Otherwise SIGTERM closes the server and exits 0.
@@ -14,14 +15,16 @@ const { spawn } = require('node:child_process');
 const name = process.argv[1] || 'backend';
 const mode = process.argv[2] || '';
 let grandchild = null;
+let served = 0;
 if (mode === 'grandchild') grandchild = spawn('sleep', ['60'], { stdio: 'ignore' }).pid;
 const server = http.createServer((req, res) => {
   if (req.url === '/healthz') return res.end('ok');
-  if (req.url === '/info') return res.end(JSON.stringify({ name, pid: process.pid, grandchild }));
+  if (req.url === '/info') return res.end(JSON.stringify({ name, pid: process.pid, grandchild, served }));
   if (req.url.startsWith('/slow')) {
     const ms = Number(new URL(req.url, 'http://x').searchParams.get('ms') || 1000);
     return setTimeout(() => res.end(name), ms);
   }
+  served++;
   req.resume();
   res.setHeader('x-pid', String(process.pid));
   res.end(name + ' ' + process.pid);

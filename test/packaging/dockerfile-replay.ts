@@ -294,9 +294,15 @@ export class DockerfileReplay {
           const cwd = path.join(fsRoot, r.workdir);
           for (const raw of ins.args.split('&&')) {
             const part = raw.trim();
+            if (o.substitute?.(part, stage, cwd)) {
+              log(`[${stage.name ?? stage.index}] RUN ${part}: substituted by the caller`);
+              continue;
+            }
+            if (/^npm cache clean --force$/.test(part)) {
+              log(`[${stage.name ?? stage.index}] RUN ${part}: skipped (it would empty the host's npm cache)`);
+              continue;
+            }
             await timed(`RUN ${part}`, async () => {
-              if (o.substitute?.(part, stage, cwd)) return;
-              if (/^npm cache clean --force$/.test(part)) return; // would empty the host's npm cache
               const words = part.split(' ');
               const known =
                 /^npm ci( --[a-z-]+(=\S+)?)*$/.test(part) ||

@@ -164,6 +164,8 @@ export function registerDashboard(app: FastifyInstance, opts: DashboardOptions):
   app.get(
     EVENTS_PATH,
     {
+      // A HEAD must not open a stream.
+      exposeHeadRoute: false,
       schema: {
         tags: ['dashboard'],
         summary: 'Server-sent events for the dashboard: `routes` and `state` snapshots (JSON), sent when they change (checked every 500 ms)',

@@ -12,7 +12,9 @@
 // same compile and swap as stored config.
 import type { Logger } from 'pino';
 import type { EtcdConnectOptions } from '../../control/etcd-client.js';
+import type { StoreSnapshot } from '../../control/store.js';
 import type { PoolSpec, UpstreamSpec } from '../../resources.js';
+import type { Generation } from '../../router/generation.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, type PoolState } from '../pool-runtime.js';
 import type { TargetRegistry } from '../target-registry.js';
 import { originOf } from '../target.js';
@@ -35,6 +37,16 @@ export interface DiscoveryOptions {
   onChange(): void;
   /** The per-target in-flight report of draining registrations changed: republish the node record. */
   onDrainReport(): void;
+  /**
+   * With --workers, the primary (which serves no traffic) runs the sources
+   * and reads in-flight counts its workers report: `inflight` gives this
+   * node's count for an origin, and `settleMs` how stale those reports may be.
+   * Default: the local Target's own count, fresh.
+   */
+  inflight?: (origin: string) => number;
+  settleMs?: number;
+  /** A data-plane worker: never runs sources (its primary resolves discovered pools into static ones). */
+  passive?: boolean;
 }
 
 interface Slot {
@@ -47,6 +59,7 @@ interface Slot {
 }
 
 const REPORT_POLL_MS = 50;
+const IDLE_POLL_MS = 25;
 
 /** What makes a source a different one (a change here replaces it); the rest is `update()`d in place. */
 function identityOf(pool: PoolSpec): string | null {
@@ -64,8 +77,8 @@ export class DiscoveryRegistry {
   readonly #slots = new Map<string, Slot>();
   readonly #seen = new Set<string>();
   readonly #watch: RegistryWatch | null;
-  /** Draining registrations this node has applied: id -> origin. Reported with their in-flight count. */
-  #draining = new Map<string, string>();
+  /** Draining registrations this node has applied: id -> origin and when. Reported with their in-flight count. */
+  #draining = new Map<string, { origin: string; since: number }>();
   #report = '{}';
   #reportTimer: NodeJS.Timeout | null = null;
   readonly #closing = new Set<Promise<void>>();
@@ -89,7 +102,7 @@ export class DiscoveryRegistry {
   /** The current targets of a discovered pool (not `targets` pools), creating its source on first use. */
   pool(upstream: UpstreamSpec, name: string, pool: PoolSpec): { targets: readonly string[]; draining: readonly string[] } {
     const identity = identityOf(pool);
-    if (identity === null || this.#closed) return { targets: [], draining: [] };
+    if (identity === null || this.#closed || this.#opts.passive) return { targets: [], draining: [] };
     const key = `${upstream.name}\0${name}`;
     this.#seen.add(key);
     const settings: SourceSettings = { spec: pool, healthCheck: upstream.healthCheck, drainTimeoutMs: upstream.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS };
@@ -121,8 +134,9 @@ export class DiscoveryRegistry {
       this.#slots.delete(key);
       for (const s of [slot.source, ...slot.previous]) this.#close(s);
     }
-    const draining = new Map<string, string>();
-    for (const r of this.#watch?.entries.values() ?? []) if (r.draining) draining.set(r.id, r.target);
+    const draining = new Map<string, { origin: string; since: number }>();
+    const now = Date.now();
+    for (const r of this.#watch?.entries.values() ?? []) if (r.draining) draining.set(r.id, this.#draining.get(r.id) ?? { origin: r.target, since: now });
     this.#draining = draining;
     this.#pollReport();
   }
@@ -135,11 +149,67 @@ export class DiscoveryRegistry {
       changed: () => {
         if (!this.#closed) this.#opts.onChange();
       },
-      target: (url) => this.#opts.targets.get(originOf(url)),
+      waitIdle: (url, timeoutMs) => this.#waitIdle(originOf(url), timeoutMs),
     };
     if (spec.process) return new ProcessSupervisor(ctx, spec.process, this.#opts.group);
     if (spec.dns) return new DnsTargetSource(ctx, spec.dns, this.#opts.dnsServers);
     return new RegistryTargetSource(ctx, this.#watch);
+  }
+
+  /** In-flight requests of this node to an origin. */
+  #inflight(origin: string): number {
+    return Math.max(0, this.#opts.inflight ? this.#opts.inflight(origin) : (this.#opts.targets.get(origin)?.inflight ?? 0));
+  }
+
+  /**
+   * Resolves once `origin` has no request in flight, or after `timeoutMs`.
+   * Holds the live Target from the moment of the call (the swap that drops it
+   * also drops it from the registry). The first look comes after the swap
+   * (coalesced to the next turn of the loop) and after `settleMs`.
+   */
+  #waitIdle(origin: string, timeoutMs: number): Promise<void> {
+    const target = this.#opts.targets.get(origin);
+    const count = () => Math.max(0, this.#opts.inflight ? this.#opts.inflight(origin) : (target?.inflight ?? 0));
+    const deadline = Date.now() + timeoutMs;
+    const first = Math.max(IDLE_POLL_MS, this.#opts.settleMs ?? 0);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (count() === 0 || Date.now() >= deadline) return resolve();
+        setTimeout(check, IDLE_POLL_MS).unref();
+      };
+      setTimeout(check, first).unref();
+    });
+  }
+
+  /**
+   * The snapshot a primary forwards to its workers: every discovered pool
+   * rewritten as the static `targets` pool it compiled to, and registry drains
+   * as `drainTargets`, so workers serve exactly the primary's view without
+   * running sources of their own. Unchanged when nothing is discovered.
+   */
+  resolve(snapshot: StoreSnapshot, generation: Generation): StoreSnapshot {
+    if (!this.#slots.size) return snapshot;
+    const upstreams = new Map(snapshot.upstreams);
+    for (const [name, good] of generation.goodUpstreams) {
+      const spec = good.spec;
+      if (!Object.values(spec.pools).some((p) => !p.targets)) continue;
+      const compiled = generation.upstreams.get(name);
+      const pools: Record<string, PoolSpec> = {};
+      const drains = new Set(spec.drainTargets ?? []);
+      for (const [pool, p] of Object.entries(spec.pools)) {
+        if (p.targets) {
+          pools[pool] = p;
+          continue;
+        }
+        pools[pool] = { targets: compiled?.pool(pool)?.targets.map((t) => t.origin) ?? [] };
+        for (const url of this.#slots.get(`${name}\0${pool}`)?.source.draining ?? []) drains.add(url);
+      }
+      const entry = snapshot.upstreams.get(name);
+      if (!entry) continue;
+      const resolved: UpstreamSpec = { ...spec, pools, ...(drains.size ? { drainTargets: [...drains] } : {}) };
+      upstreams.set(name, Object.freeze({ ...entry, raw: JSON.stringify(resolved) }));
+    }
+    return Object.freeze({ ...snapshot, upstreams });
   }
 
   #close(source: TargetSource): void {
@@ -169,7 +239,9 @@ export class DiscoveryRegistry {
    */
   drainReport(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [id, origin] of this.#draining) out[id] = Math.max(0, this.#opts.targets.get(origin)?.inflight ?? 0);
+    const now = Date.now();
+    const settle = this.#opts.settleMs ?? 0;
+    for (const [id, d] of this.#draining) if (now - d.since >= settle) out[id] = this.#inflight(d.origin);
     return out;
   }
 

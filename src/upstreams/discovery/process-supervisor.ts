@@ -6,26 +6,11 @@
 // SIGKILL after a grace.
 import type { HealthCheckSpec, ProcessSource } from '../../resources.js';
 import type { PoolState } from '../pool-runtime.js';
-import type { Target } from '../target.js';
 import { CRASH_LOOP_AFTER, ProcessInstance, type InstanceHost } from './process-instance.js';
 import type { SourceContext, SourceSettings, SourceStatus, TargetSource } from './target-source.js';
 
 /** SIGTERM -> SIGKILL grace for a backend being stopped. */
 export const STOP_GRACE_MS = 5000;
-const IDLE_POLL_MS = 25;
-
-/**
- * Resolves once `target` has no request in flight, or after `timeoutMs`.
- * The first look comes after one poll interval, so the swap that took the
- * target out of rotation (coalesced to the next turn of the loop) is live.
- */
-export async function waitIdle(target: Target | undefined, timeoutMs: number): Promise<void> {
-  if (!target) return;
-  const deadline = Date.now() + timeoutMs;
-  do await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
-  while (target.inflight > 0 && Date.now() < deadline);
-}
-
 export class ProcessSupervisor implements TargetSource {
   targets: readonly string[] = [];
   readonly draining: readonly string[] = [];
@@ -111,11 +96,10 @@ export class ProcessSupervisor implements TargetSource {
   }
 
   #retire(inst: ProcessInstance): void {
-    // Grab the Target now: the swap that drops this instance also drops it from the registry.
-    const url = inst.url;
-    const target = url ? this.#ctx.target(url) : undefined;
+    // Asked now, before the swap that drops this instance's target from the node.
+    const idle = inst.url ? this.#ctx.waitIdle(inst.url, this.#drainTimeoutMs) : Promise.resolve();
     const p = (async () => {
-      await waitIdle(target, this.#drainTimeoutMs);
+      await idle;
       await inst.stop(STOP_GRACE_MS);
     })().finally(() => this.#retiring.delete(p));
     this.#retiring.add(p);

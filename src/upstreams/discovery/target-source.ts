@@ -5,7 +5,6 @@
 import type { Logger } from 'pino';
 import type { HealthCheckSpec, PoolSpec } from '../../resources.js';
 import type { PoolState } from '../pool-runtime.js';
-import type { Target } from '../target.js';
 
 /** What GET /upstreams/:name/status shows of a pool's source, per node. */
 export interface SourceStatus {
@@ -36,8 +35,12 @@ export interface SourceContext {
   readonly pool: string;
   /** Called when `targets` or `draining` changed: the gateway recompiles (coalesced). */
   changed(): void;
-  /** The live Target of an origin, to wait for its in-flight requests before stopping a backend. */
-  target(origin: string): Target | undefined;
+  /**
+   * Resolves once no request of this node is in flight to `url` (or after
+   * `timeoutMs`). Call it right when the target leaves the source's set: it
+   * holds on to the live Target before the swap drops it.
+   */
+  waitIdle(url: string, timeoutMs: number): Promise<void>;
   readonly logger: Logger;
 }
 

@@ -513,7 +513,7 @@
     render('live-deployments', () => running.map((d) => liveDeploymentCard(d, st)));
     const now = st.at;
     render('deployments', () => {
-      if (!all.length) return h('p', { class: 'empty' }, 'No deployments yet. Start one with POST /deployments or `switchyard deploy`.');
+      if (!all.length) return h('p', { class: 'empty' }, 'No deployments yet. Start one with ', h('code', null, 'switchyard deploy'), ' or ', h('code', null, 'POST /deployments'), '.');
       return h(
         'table',
         { class: 'table' },
