@@ -46,9 +46,9 @@ const USAGE = `usage: npm run bench -- [options]
   --candidates LIST   only these candidates (comma list), e.g. direct,switchyard,bare-undici
   --rounds N          interleaved rounds (default 3; --quick 2)
   --duration S        measured seconds per run (default 5; --quick 2)
-  --warmup S          warm-up seconds before each measured run (default 1)
+  --warmup S          warm-up seconds before each measured run (default 1; --quick 0.5)
   --connections N     autocannon connections (default 50)
-  --quick             2 rounds of 2 s
+  --quick             2 rounds of 2 s, 0.5 s warm-up, shorter flip and write-served runs
   --pin               taskset: proxy on CPU 1, load generator and upstream on CPU 0
   --upstream KIND     auto (nginx when on PATH, else node; default), node or nginx
   --cpu-prof DIR      run proxies with node --cpu-prof into DIR/<scenario>/<candidate>/ and
@@ -110,7 +110,7 @@ function parseCli(argv: string[]): Cli | null {
     candidatesFilter: values.candidates ? values.candidates.split(',').map((s) => s.trim()).filter(Boolean) : null,
     rounds: Math.floor(num(values.rounds, quick ? 2 : 3, 'rounds', 1)),
     durationS: num(values.duration, quick ? 2 : 5, 'duration', 0.5),
-    warmupS: num(values.warmup, 1, 'warmup', 0),
+    warmupS: num(values.warmup, quick ? 0.5 : 1, 'warmup', 0),
     connections: Math.floor(num(values.connections, 50, 'connections', 1)),
     quick,
     pin: values.pin,
@@ -183,6 +183,7 @@ async function measure(cand: Candidate, ctx: ScenarioContext, round: number, cli
       rec.error = `no responses (errors ${result.errors}, timeouts ${result.timeouts})`;
     }
   } catch (err) {
+    if (err instanceof ScenarioSkipped) throw err;
     rec.error = (err as Error).message;
   } finally {
     if (running) await running.stop().catch((err: Error) => log(`  stopping ${cand.name}: ${err.message}`));

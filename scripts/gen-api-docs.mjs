@@ -71,7 +71,7 @@ async function documentFromFreshGateway() {
   child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
   try {
     const adminUrl = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the gateway did not start within 15 s:\n${out}`)), 15000);
+      const timer = setTimeout(() => reject(new Error(`the gateway did not start within 30 s:\n${out}`)), 30000);
       child.stdout.setEncoding('utf8').on('data', (d) => {
         out += d;
         const m = /admin listening on (http:\/\/\S+)/.exec(out);

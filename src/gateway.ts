@@ -88,6 +88,8 @@ export class Gateway implements GatewayView, GenerationHolder {
     const requestMetrics = new RequestMetrics();
     requestMetrics.register(this.metrics);
     const configErrors = new Counter({ aggregator: 'max', name: 'switchyard_config_errors_total', help: 'Stored config entries that failed validation', labelNames: ['kind'] as const, registers: [this.metrics] });
+    const stateWriteErrors = new Counter({ name: 'switchyard_state_write_errors_total', help: 'Failed writes of the last-known-good table to --state-dir (disk full, permissions)', registers: [this.metrics] });
+    if (this.#lastKnownGood) this.#lastKnownGood.onWriteError = () => stateWriteErrors.inc();
     this.#applySeconds = new Histogram({ name: 'switchyard_config_apply_seconds', help: 'Time to compile and swap in a new config generation', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5], registers: [this.metrics] });
     this.#revisionGauge = new Gauge({ aggregator: 'min', name: 'switchyard_config_revision', help: 'Store revision of the config serving now', registers: [this.metrics] });
     const self = this;

@@ -26,7 +26,7 @@ export function httpRequest(
 }
 
 /** Keep-alive agent for admin API calls (thousands of PUTs when seeding routes). */
-const adminAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const adminAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /** Closes the admin agent's idle sockets. */
 export function closeAdminSockets(): void {

@@ -23,6 +23,8 @@ export class LastKnownGood {
   #savedRevision = -1;
   /** Set when the last save failed (disk full, permissions): reported, serving goes on. */
   lastError: string | null = null;
+  /** Called on every failed save (the gateway counts them in switchyard_state_write_errors_total). */
+  onWriteError: ((err: Error) => void) | null = null;
 
   constructor(file: string, log: Log) {
     this.file = file;
@@ -70,6 +72,7 @@ export class LastKnownGood {
       } catch (err) {
         this.lastError = (err as Error).message;
         this.#log.error({ file: this.file, err: this.lastError }, 'cannot write the last-known-good snapshot; serving continues');
+        this.onWriteError?.(err as Error);
       }
     }
   }

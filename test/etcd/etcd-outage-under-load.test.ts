@@ -67,7 +67,7 @@ describe('etcd outage while two nodes serve under load', () => {
       assert.equal(r.errors, 0, `${node}: autocannon errors`);
       assert.equal(r.timeouts, 0, `${node}: autocannon timeouts`);
       assert.equal(r.non2xx, 0, `${node}: non-2xx answers`);
-      assert.ok(r.requests.total > 500, `${node}: only ${r.requests.total} requests under load`);
+      assert.ok(r.requests.total > 200, `${node}: only ${r.requests.total} requests under load`);
     });
   }
 
@@ -192,7 +192,7 @@ describe('etcd outage while two nodes serve under load', () => {
     );
     const results = await load.done;
     assert.ok(recoveredAt < load.endsAt, `the outage and recovery (until +${recoveredAt - load.started} ms) ran longer than the load (${load.endsAt - load.started} ms)`);
-    console.log(`SIGKILL load: node-a ${results[0]!.requests.total} requests, node-b ${results[1]!.requests.total} requests`);
+    console.log(`SIGKILL load: node-a ${results[0]!.requests.total} requests, node-b ${results[1]!.requests.total} requests; recovered at +${recoveredAt - load.started} ms of ${load.endsAt - load.started} ms`);
     assertNoLoss(results);
   });
 
@@ -234,7 +234,7 @@ describe('etcd outage while two nodes serve under load', () => {
     console.log(`SIGSTOP: writes refused (503) after ${failMs.join('/')} ms; first write after SIGCONT succeeded after ${w.ms} ms; all converged ${recoveredAt - tCont} ms after SIGCONT`);
     const results = await load.done;
     assert.ok(recoveredAt < load.endsAt, `the hang and recovery (until +${recoveredAt - load.started} ms) ran longer than the load (${load.endsAt - load.started} ms)`);
-    console.log(`SIGSTOP load: node-a ${results[0]!.requests.total} requests, node-b ${results[1]!.requests.total} requests`);
+    console.log(`SIGSTOP load: node-a ${results[0]!.requests.total} requests, node-b ${results[1]!.requests.total} requests; recovered at +${recoveredAt - load.started} ms of ${load.endsAt - load.started} ms`);
     assertNoLoss(results);
   });
 });

@@ -58,7 +58,7 @@ for (const workers of [1, 2]) {
           res.end('ok', () => answered.set(id, performance.now()));
         }, 20 + Math.random() * 30);
       });
-      gw = await startGateway({ args: ['--grace-ms', String(GRACE_MS), '--workers', String(workers)] });
+      gw = await startGateway({ args: ['--grace-ms', String(GRACE_MS), '--workers', String(workers)], timeoutMs: 20_000 });
       await putUpstream(gw, 'slowish', [up.url]);
       await putRoute(gw, 'load', { path: '/load' }, 'slowish');
       const base = gw.dataUrls[0]!;
@@ -74,9 +74,10 @@ for (const workers of [1, 2]) {
       load = startKeepAliveLoad(base, { connections: CONNECTIONS, path: '/load' });
       // One more request that the upstream holds until the test releases it: in flight across the signal.
       const heldReq = requestOutcome(`${base}/load/held`, { timeoutMs: GRACE_MS + 5000 });
-      await waitFor(() => held.length === 1 && load!.ok >= WARM_REQUESTS, { timeoutMs: 20_000, what: `${WARM_REQUESTS} requests done and the held one at the upstream` }).catch((err: Error) => {
+      await waitFor(() => held.length === 1 && load!.ok >= WARM_REQUESTS, { timeoutMs: 20_000, what: `${WARM_REQUESTS} requests done and the held one at the upstream` }).catch(async (err: Error) => {
         const failed = load!.records.filter((r) => r.error).slice(0, 5);
-        throw new Error(`${err.message} (done: ${load!.ok}, held: ${held.length}, records: ${load!.records.length}, failures: ${JSON.stringify(failed)})`);
+        const settled = await Promise.race([heldReq, new Promise((r) => setTimeout(r, 10, 'still pending'))]);
+        throw new Error(`${err.message} (done: ${load!.ok}, held: ${held.length}, records: ${load!.records.length}, failures: ${JSON.stringify(failed)}, held request: ${JSON.stringify(settled)}); gateway output:\n${gw!.output().slice(-3000)}`);
       });
 
       const tSig = performance.now();
@@ -91,7 +92,7 @@ for (const workers of [1, 2]) {
       await waitFor(() => load!.records.some((r) => r.sentAt > refusedAt || (Number.isNaN(r.sentAt) && r.doneAt > refusedAt)), { timeoutMs: 3000, what: 'the load to hit the closing gateway' });
       for (const r of held.splice(0)) r.end('released');
       const heldOut = await heldReq;
-      assert.deepEqual([heldOut.status, heldOut.complete, heldOut.body], [200, true, 'released'], 'the request in flight across the signal completed');
+      assert.deepEqual([heldOut.status, heldOut.complete, heldOut.body], [200, true, 'released'], `the request in flight across the signal completed: ${JSON.stringify(heldOut)}; gateway output:\n${gw.output().slice(-3000)}`);
 
       const exit = await exited;
       await load.stop();

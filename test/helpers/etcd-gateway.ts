@@ -38,7 +38,7 @@ export async function startEtcdNode(endpoints: readonly string[], o: EtcdNodeOpt
   const gw = await startGateway({
     args,
     env: { SWITCHYARD_ETCD_TIMEOUT_MS: String(o.etcdTimeoutMs ?? 1000) },
-    timeoutMs: o.startTimeoutMs ?? 15_000,
+    timeoutMs: o.startTimeoutMs ?? 30_000, // only bounds a failure: --workers 2 on a busy 2-core machine takes several seconds
   });
   started.add(gw);
   return gw;

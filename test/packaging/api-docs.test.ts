@@ -19,7 +19,7 @@ async function generate(args: string[], env: Record<string, string> = {}): Promi
   const out = path.join(tempDir('switchyard-api-docs-'), 'api.md');
   const clean: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(clean)) if (k.startsWith('SWITCHYARD_')) delete clean[k];
-  await run(process.execPath, [SCRIPT, ...args, '--out', out], { cwd: REPO_ROOT, env: { ...clean, ...env }, timeout: 30000 });
+  await run(process.execPath, [SCRIPT, ...args, '--out', out], { cwd: REPO_ROOT, env: { ...clean, ...env }, timeout: 60000 });
   return readFileSync(out, 'utf8');
 }
 
@@ -42,7 +42,7 @@ describe('docs/api.md, generated from GET /openapi.json', () => {
 
   before(async () => {
     committed = readFileSync(DOC, 'utf8');
-    gw = await startGateway({ args: ['--admin-token', TOKEN] });
+    gw = await startGateway({ args: ['--admin-token', TOKEN], timeoutMs: 30000 });
   });
   after(async () => {
     await gw?.stop();

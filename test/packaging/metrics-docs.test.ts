@@ -80,7 +80,7 @@ describe('docs/metrics.md lists every switchyard_ metric', () => {
   for (const workers of [1, 2]) {
     it(`matches a scrape after traffic (--workers ${workers})`, async () => {
       up ??= await startUpstream('docs');
-      const gw = await startGateway({ args: ['--workers', String(workers), '--admin-token', TOKEN] });
+      const gw = await startGateway({ args: ['--workers', String(workers), '--admin-token', TOKEN], timeoutMs: 30000 });
       started.push(gw);
       const data = gw.dataUrls[0]!;
       assert.equal((await admin(gw, 'PUT', '/upstreams/docs', { pools: { blue: { targets: [up.url] } }, weights: { blue: 100 } }, AUTH)).status, 201);
