@@ -19,6 +19,7 @@ COPY --from=build /app/src/control/dashboard/assets ./dist/src/control/dashboard
 USER node
 # The embedded store lives here unless --store points elsewhere.
 ENV SWITCHYARD_STORE=file:/home/node/.switchyard \
+    SWITCHYARD_STATE_DIR=/home/node/.switchyard-state \
     SWITCHYARD_LISTEN=8080 \
     SWITCHYARD_ADMIN=127.0.0.1:9901
 EXPOSE 8080

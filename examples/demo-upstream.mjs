@@ -11,4 +11,5 @@ http
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   })
-  .listen(Number(port), '127.0.0.1', () => console.log(`${name} listening on http://127.0.0.1:${port}`));
+  // HOST=0.0.0.0 in containers (docker-compose.yml); loopback by default.
+  .listen(Number(port), process.env.HOST ?? '127.0.0.1', () => console.log(`${name} listening on http://${process.env.HOST ?? '127.0.0.1'}:${port}`));

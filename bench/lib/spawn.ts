@@ -129,13 +129,17 @@ export async function startProcess(opts: SpawnOptions): Promise<Spawned> {
   try {
     const patterns = opts.ready ?? [];
     for (;;) {
-      if (exitedFlag) throw new Error(`${opts.name} (pid ${pid}) exited before it was ready:\n${output()}`);
+      // 'exit' may come before the last output is read: look at the output first,
+      // and once more shortly after an exit.
+      const wasExited = exitedFlag;
+      if (wasExited) await sleep(50);
       const text = head;
       const found = patterns.map((re) => re.exec(text));
       if (found.every((m) => m !== null)) {
         proc.matches.push(...(found as RegExpExecArray[]));
         break;
       }
+      if (wasExited) throw new Error(`${opts.name} (pid ${pid}) exited before it was ready:\n${output()}`);
       if (Date.now() > deadline) throw new Error(`${opts.name} (pid ${pid}) not ready within ${timeoutMs} ms:\n${output()}`);
       await Promise.race([sleep(20), exited]);
     }

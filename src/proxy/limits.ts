@@ -103,6 +103,8 @@ export interface ListenerContext {
   readonly trustProxy: boolean;
   /** The request came through 'checkContinue': answer 100 only once it is routed. */
   readonly expectContinue: boolean;
+  /** Where `redirectHttps` routes send plain-HTTP clients (port 0: no TLS listener). Shared by every listener. */
+  readonly https: { port: number };
 }
 
 /** Proxied requests in flight in this process (Exchange construction to its record). */

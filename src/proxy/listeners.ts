@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import { ERROR_CATALOG, errorBody, type ErrorCode } from './error-catalog.js';
 import { DEFAULT_LIMITS, TRUSTED_PEER, type DataPlaneLimits, type ListenerContext } from './limits.js';
 import { handleRequest, type GenerationHolder } from './request-handler.js';
 import { handleUpgrade } from './websocket-proxy.js';
+import { TLS_CIPHERS, type CertificateStore } from './tls-certificates.js';
 
 export interface ListenAddress {
   host: string | undefined;
@@ -51,6 +53,8 @@ export class Listeners {
   #dynamicHost: string | undefined;
   #closing = false;
   #lastDropLog = 0;
+  /** The first TLS listener's port, for redirectHttps routes. */
+  readonly #https = { port: 0 };
 
   constructor(holder: GenerationHolder, logger: Logger, limits: DataPlaneLimits = DEFAULT_LIMITS) {
     this.#holder = holder;
@@ -58,9 +62,10 @@ export class Listeners {
     this.#limits = limits;
   }
 
-  async listen(addr: ListenAddress, dynamic = false): Promise<AddressInfo> {
+  /** Opens a data-plane listener: plain HTTP, or TLS-terminating with `certificates` (chosen by SNI). */
+  async listen(addr: ListenAddress, dynamic = false, certificates: CertificateStore | null = null): Promise<AddressInfo> {
     const l = this.#limits;
-    const server = http.createServer({
+    const options = {
       keepAliveTimeout: l.keepAliveTimeoutMs,
       headersTimeout: l.headersTimeoutMs,
       requestTimeout: l.requestTimeoutMs,
@@ -68,7 +73,10 @@ export class Listeners {
       maxHeaderSize: l.maxHeaderSize,
       // Checked in handleRequest, so the 400 is the JSON error like every other.
       requireHostHeader: false,
-    });
+    };
+    const server: http.Server = certificates
+      ? https.createServer({ ...options, SNICallback: certificates.sniCallback, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true })
+      : http.createServer(options);
     // rawHeaders keeps every field; the parsed headers object stops here.
     server.maxHeadersCount = l.maxHeaderCount;
     if (l.maxConnections > 0) server.maxConnections = l.maxConnections;
@@ -82,9 +90,12 @@ export class Listeners {
     const address = server.address() as AddressInfo;
     const port = address.port;
     const holder = this.#holder;
+    const proto = certificates ? 'https' : 'http';
+    if (certificates && this.#https.port === 0) this.#https.port = port;
     const ctx: ListenerContext = {
       port,
-      proto: 'http',
+      proto,
+      https: this.#https,
       maxRawHeaders: 2 * l.maxHeaderCount,
       maxInflight: l.maxInflight > 0 ? l.maxInflight : Number.MAX_SAFE_INTEGER,
       trustProxy: l.trustProxy !== null,
@@ -95,7 +106,9 @@ export class Listeners {
     // Expect: 100-continue: 100 goes out only once the request is routed and
     // within limits, so a 413/404 spares the client sending the body.
     server.on('checkContinue', (req, res) => handleRequest(holder, continueCtx, req, res));
-    server.on('upgrade', (req, socket, head) => handleUpgrade(holder, port, 'http', req, socket, head));
+    server.on('upgrade', (req, socket, head) => handleUpgrade(holder, port, proto, req, socket, head));
+    // TLS handshake failures (old protocol versions, unknown SNI) only close that socket.
+    server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
     const trust = l.trustProxy;
     if (trust !== null) {
       // Trust is a property of the peer: decided once per connection.

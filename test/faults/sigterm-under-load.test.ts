@@ -21,6 +21,7 @@ import { after, describe, it } from 'node:test';
 import { putRoute, putUpstream } from '../helpers/config.js';
 import { connectRefused, requestOutcome } from '../helpers/faults.js';
 import { removeDir, startGateway, type GatewayProcess } from '../helpers/gateway.js';
+import { metricValue, scrape } from '../helpers/metrics.js';
 import { startKeepAliveLoad, type KeepAliveLoad, type LoadRecord } from '../helpers/keepalive-load.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
@@ -60,9 +61,10 @@ for (const workers of [1, 2]) {
       });
       gw = await startGateway({ args: ['--grace-ms', String(GRACE_MS), '--workers', String(workers)], timeoutMs: 20_000 });
       await putUpstream(gw, 'slowish', [up.url]);
-      await putRoute(gw, 'load', { path: '/load' }, 'slowish');
+      const rev = (await putRoute(gw, 'load', { path: '/load' }, 'slowish')).body.revision as number;
       const base = gw.dataUrls[0]!;
-      // Every worker has the route (with workers, each applies the table on its own).
+      // Every process has the route: with workers the scrape reports the revision of the one furthest behind.
+      await waitFor(async () => (metricValue(await scrape(gw!), 'switchyard_config_revision') ?? 0) >= rev, { timeoutMs: 5000, what: `every process at revision ${rev}` });
       await waitFor(async () => {
         const rs = await Promise.all(Array.from({ length: 8 }, () => requestOutcome(`${base}/load/-1`, { timeoutMs: 2000 })));
         return rs.every((r) => r.status === 200 && r.complete);
