@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import type { ListenAddress } from './proxy/listeners.js';
+import type { TlsFiles } from './proxy/tls-certificates.js';
 import { TrustedProxies, type DataPlaneLimits } from './proxy/limits.js';
 
 /** Resolved `switchyard start` settings (CONTRACT §1). */
@@ -19,6 +20,12 @@ export interface GatewayOptions {
   graceMs: number;
   /** Local state of a node on a remote store (the last-known-good table). */
   stateDir: string;
+  /** TLS termination (--tls-listen with certificates) and the CA for https:// targets. */
+  tls: {
+    listen: ListenAddress[];
+    files: TlsFiles;
+    upstreamCa: Buffer | null;
+  };
   /** Access log destination: a file path, or '-' for stdout; null = off. */
   accessLog: string | null;
   /** OpenTelemetry collector base URL for span export (OTLP/HTTP JSON); null = off. */
@@ -46,6 +53,11 @@ export const SETTINGS = {
   graceMs: ['SWITCHYARD_GRACE_MS', '30000'],
   stateDir: ['SWITCHYARD_STATE_DIR', './.switchyard-state'],
   accessLog: ['SWITCHYARD_ACCESS_LOG', undefined],
+  tlsListen: ['SWITCHYARD_TLS_LISTEN', undefined],
+  tlsCert: ['SWITCHYARD_TLS_CERT', undefined],
+  tlsKey: ['SWITCHYARD_TLS_KEY', undefined],
+  tlsCertDir: ['SWITCHYARD_TLS_CERT_DIR', undefined],
+  upstreamCa: ['SWITCHYARD_UPSTREAM_CA', undefined],
   otlpEndpoint: ['SWITCHYARD_OTLP_ENDPOINT', undefined],
   maxHeaderSize: ['SWITCHYARD_MAX_HEADER_SIZE', '32768'],
   maxHeaderCount: ['SWITCHYARD_MAX_HEADER_COUNT', '100'],
@@ -172,7 +184,8 @@ export function resolveOptions(raw: RawSettings): GatewayOptions {
     if (!ok) throw new ConfigError(`--otlp-endpoint: "${otlpEndpoint}" must be an http(s) URL such as http://127.0.0.1:4318`);
   }
   const limits = resolveLimits(get);
-  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir, limits, accessLog, otlpEndpoint };
+  const tls = resolveTls(get);
+  return { listen, portRange, admin, adminToken, store, prefix, nodeId, group, workers, logLevel, graceMs: Number(g), stateDir, limits, accessLog, otlpEndpoint, tls };
 }
 
 /** A whole number in [min, max], or a ConfigError naming the flag. */
@@ -182,6 +195,31 @@ function wholeNumber(raw: string, flag: string, min: number, max: number, unit: 
     throw new ConfigError(`${flag}: "${raw}" must be ${unit} from ${min} to ${max}`);
   }
   return Number(s);
+}
+
+/** --tls-listen and its certificates; --upstream-ca. Files are checked here so a typo exits 2. */
+function resolveTls(get: (k: SettingName) => string | undefined): GatewayOptions['tls'] {
+  const listenRaw = get('tlsListen');
+  const listen = listenRaw ? listenRaw.split(',').filter((x) => x.trim() !== '').map((x) => parseHostPort(x, '--tls-listen')) : [];
+  const cert = get('tlsCert') || null;
+  const key = get('tlsKey') || null;
+  const dir = get('tlsCertDir') || null;
+  if ((cert === null) !== (key === null)) throw new ConfigError('--tls-cert and --tls-key go together');
+  if (listen.length > 0 && !cert && !dir) throw new ConfigError('--tls-listen needs certificates: --tls-cert and --tls-key, or --tls-cert-dir');
+  if (listen.length === 0 && (cert || dir)) throw new ConfigError('TLS certificates given without --tls-listen');
+  for (const [flag, f] of [['--tls-cert', cert], ['--tls-key', key], ['--tls-cert-dir', dir]] as const) {
+    if (f && !existsSync(f)) throw new ConfigError(`${flag}: ${f} does not exist`);
+  }
+  const caFile = get('upstreamCa') || null;
+  let upstreamCa: Buffer | null = null;
+  if (caFile) {
+    try {
+      upstreamCa = readFileSync(caFile);
+    } catch (err) {
+      throw new ConfigError(`--upstream-ca: cannot read ${caFile}: ${(err as Error).message}`);
+    }
+  }
+  return { listen, files: { cert, key, dir }, upstreamCa };
 }
 
 /** The data-plane limit flags (issue 8); see src/proxy/limits.ts for the defaults' reasons. */

@@ -112,7 +112,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     const healthFlips = new Counter({ aggregator: 'max', name: 'switchyard_target_health_changes_total', help: 'Targets entering or leaving rotation', labelNames: ['target', 'state'] as const, registers: [this.metrics] });
     const poolStates = new Counter({ aggregator: 'max', name: 'switchyard_pool_state_changes_total', help: 'Drain and flood events: pools entering a state', labelNames: ['upstream', 'pool', 'state'] as const, registers: [this.metrics] });
     const drainCuts = new Counter({ name: 'switchyard_drain_cut_requests_total', help: 'In-flight requests cut because a drain reached its deadline', labelNames: ['upstream', 'pool'] as const, registers: [this.metrics] });
-    this.#registry = new TargetRegistry({ maxResponseHeaderSize: options.limits.maxUpstreamHeaderSize }, {
+    this.#registry = new TargetRegistry({ maxResponseHeaderSize: options.limits.maxUpstreamHeaderSize, ca: options.tls.upstreamCa }, {
       onEjection: (t, ms) => {
         ejections.inc({ target: t.origin });
         logger.warn({ target: t.origin, ms }, 'target ejected after consecutive failures');

@@ -17,6 +17,8 @@ export interface RouteSpec {
   retries?: number;
   /** Request body limit in bytes (413 above it); 0 = unlimited; absent = the node's --max-body-size. */
   maxBodyBytes?: number;
+  /** Plain-HTTP requests get 308 to https. */
+  redirectHttps?: boolean;
 }
 
 export interface HealthCheckSpec {

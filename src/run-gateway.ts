@@ -9,7 +9,7 @@ import { registerDashboard } from './control/dashboard/dashboard.js';
 import { Coordinator } from './control/deployments/coordinator.js';
 import { openStore, type OpenedStore } from './control/open-store.js';
 import { Gateway } from './gateway.js';
-import { urlOf } from './proxy/listeners.js';
+import { openDataPlane } from './proxy/open-listeners.js';
 import { runWorker } from './workers/worker-main.js';
 import { registerTapEndpoint } from './control/admin-tap.js';
 import { observers } from './observe/request-observers.js';
@@ -62,11 +62,10 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
         listenPorts.add(Number(new URL(u).port));
       }
     } else {
-      for (const addr of options.listen) {
-        const a = await gw.listeners.listen(addr);
-        listenPorts.add(a.port);
-        lines.push(`data-plane listening on ${urlOf(a)}`);
-        gw.dataPlaneUrls.push(urlOf(a));
+      const { urls } = await openDataPlane(gw.listeners, options, logger, listenPorts);
+      for (const u of urls) {
+        lines.push(`data-plane listening on ${u}`);
+        gw.dataPlaneUrls.push(u);
       }
     }
   } catch (err) {

@@ -122,7 +122,7 @@ export function compileGeneration(snapshot: StoreSnapshot, prev: Generation | nu
   for (const [id, { spec }] of routes.good) {
     const upstream = upstreams.get(spec.upstream) ?? null;
     const strip = spec.stripPrefix ? spec.match.path.replace(/\/+$/, '') || '/' : null;
-    compiled.push(new CompiledRoute(id, spec.match, spec.upstream, upstream, strip === '/' ? null : strip, spec.timeoutMs ?? 30000, spec.retries ?? 1, deps.metrics.series(id, spec.upstream), spec.maxBodyBytes ?? deps.maxBodySize ?? 0));
+    compiled.push(new CompiledRoute(id, spec.match, spec.upstream, upstream, strip === '/' ? null : strip, spec.timeoutMs ?? 30000, spec.retries ?? 1, deps.metrics.series(id, spec.upstream), spec.maxBodyBytes ?? deps.maxBodySize ?? 0, spec.redirectHttps === true));
     if (spec.match.port !== undefined) ports.add(spec.match.port);
     routeStatus.set(id, upstream ? { status: 'active' } : { status: 'unresolved', reason: `upstream "${spec.upstream}" does not exist` });
   }

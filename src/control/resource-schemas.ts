@@ -82,6 +82,7 @@ export const RouteSchema = {
       maximum: Number.MAX_SAFE_INTEGER,
       description: "Largest request body in bytes: 413 payload_too_large above it (by Content-Length up front, or counted for a chunked body); 0 = unlimited; absent = the node's --max-body-size",
     },
+    redirectHttps: { type: 'boolean', default: false, description: 'Answer plain-HTTP requests with 308 to the same URL on https (the first --tls-listen port, else 443)' },
   },
 } as const;
 

@@ -162,6 +162,7 @@ export function validateRoute(value: unknown, policy: ListenerPolicy | null, idF
     retries: v.retries ?? DEFAULT_RETRIES,
     // No default written: an absent limit follows the node's --max-body-size.
     ...(v.maxBodyBytes !== undefined ? { maxBodyBytes: v.maxBodyBytes } : {}),
+    ...(v.redirectHttps ? { redirectHttps: true } : {}),
   };
   return { ok: true, value: out };
 }

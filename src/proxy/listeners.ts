@@ -19,6 +19,8 @@ interface Listener {
   server: http.Server;
   port: number;
   dynamic: boolean;
+  /** Closing: every response from now on says `Connection: close`, so busy keep-alive connections end after it. */
+  draining: boolean;
 }
 
 /** A whole error answer for a socket the HTTP parser gave up on (clientError). */
@@ -102,10 +104,17 @@ export class Listeners {
       expectContinue: false,
     };
     const continueCtx: ListenerContext = { ...ctx, expectContinue: true };
-    server.on('request', (req, res) => handleRequest(holder, ctx, req, res));
+    const rec: Listener = { server, port, dynamic, draining: false };
+    server.on('request', (req, res) => {
+      if (rec.draining) res.shouldKeepAlive = false;
+      handleRequest(holder, ctx, req, res);
+    });
     // Expect: 100-continue: 100 goes out only once the request is routed and
     // within limits, so a 413/404 spares the client sending the body.
-    server.on('checkContinue', (req, res) => handleRequest(holder, continueCtx, req, res));
+    server.on('checkContinue', (req, res) => {
+      if (rec.draining) res.shouldKeepAlive = false;
+      handleRequest(holder, continueCtx, req, res);
+    });
     server.on('upgrade', (req, socket, head) => handleUpgrade(holder, port, proto, req, socket, head));
     // TLS handshake failures (old protocol versions, unknown SNI) only close that socket.
     server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
@@ -133,7 +142,7 @@ export class Listeners {
       this.#lastDropLog = now;
       this.#logger.warn({ port, maxConnections: l.maxConnections }, 'connection limit reached: new connections are closed');
     });
-    this.#byPort.set(port, { server, port, dynamic });
+    this.#byPort.set(port, rec);
     if (!dynamic && this.#dynamicHost === undefined) this.#dynamicHost = addr.host;
     return address;
   }
@@ -153,7 +162,7 @@ export class Listeners {
     for (const [port, l] of this.#byPort) {
       if (l.dynamic && !wanted.has(port)) {
         this.#byPort.delete(port);
-        void this.#closeServer(l.server, 30000);
+        void this.#closeServer(l, 30000);
         this.#logger.info({ port }, 'port route listener closed');
       }
     }
@@ -168,10 +177,18 @@ export class Listeners {
     this.#closing = true;
     const all = [...this.#byPort.values()];
     this.#byPort.clear();
-    await Promise.all(all.map((l) => this.#closeServer(l.server, graceMs)));
+    await Promise.all(all.map((l) => this.#closeServer(l, graceMs)));
   }
 
-  async #closeServer(server: http.Server, graceMs: number): Promise<void> {
+  /**
+   * Stops accepting; idle keep-alive connections close now, busy ones after
+   * the response in flight (answers to requests that arrive meanwhile say
+   * `Connection: close`, so a client that keeps its connection busy cannot
+   * hold the shutdown until graceMs); whatever runs after graceMs is cut.
+   */
+  async #closeServer(l: Listener, graceMs: number): Promise<void> {
+    const server = l.server;
+    l.draining = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // Keep-alive connections go idle as their last response ends: reap them.

@@ -12,6 +12,14 @@ export interface GenerationHolder {
   readonly generation: Generation;
 }
 
+/** 308 to the same URL on https (the host checked by buildRequestHeaders, so no header injection). */
+function redirectToHttps(res: ServerResponse, host: string, port: number, url: string, requestId: string): void {
+  const h = hostWithoutPort(host);
+  const location = `https://${h}${port === 0 || port === 443 ? '' : `:${port}`}${url}`;
+  res.writeHead(308, ['location', location, 'content-length', '0', 'x-request-id', requestId]);
+  res.end();
+}
+
 /** The host part of a Host header value, without the port (IPv6 aware). */
 export function hostWithoutPort(host: string): string {
   if (host.charCodeAt(0) === 91 /* [ */) {
@@ -61,6 +69,10 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
   const route = gen.table.match(ctx.port, facts.host ? hostWithoutPort(facts.host) : undefined, req.method!, path);
   if (route === null) {
     sendError(res, 'no_route', facts.requestId);
+    return;
+  }
+  if (route.redirectHttps && ctx.proto === 'http') {
+    redirectToHttps(res, facts.host, ctx.https.port, url, facts.requestId);
     return;
   }
   // A declared length over the limit never reaches the upstream; a chunked

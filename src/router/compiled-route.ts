@@ -21,5 +21,7 @@ export class CompiledRoute implements Matchable {
     readonly series: RouteSeries,
     /** Request body limit in bytes (413 above it); 0 = unlimited. */
     readonly maxBodyBytes: number = 0,
+    /** Plain-HTTP requests are answered with 308 to https. */
+    readonly redirectHttps: boolean = false,
   ) {}
 }

@@ -12,6 +12,8 @@ export interface TargetPoolOptions {
   connectTimeoutMs: number;
   /** Largest response header block a target may send (--max-upstream-header-size); more is a 502. */
   maxResponseHeaderSize: number;
+  /** Extra CA certificates for https:// targets (--upstream-ca); null = the system's. */
+  ca?: Buffer | null;
 }
 
 export const DEFAULT_TARGET_POOL_OPTIONS: TargetPoolOptions = {
@@ -86,6 +88,8 @@ export class Target {
       connectTimeout: this.#poolOpts.connectTimeoutMs,
       maxHeaderSize: this.#poolOpts.maxResponseHeaderSize,
       pipelining: 1,
+      // https:// targets: SNI is the target's host name (undici's default); --upstream-ca adds trust.
+      ...(this.#poolOpts.ca ? { connect: { ca: this.#poolOpts.ca } } : {}),
     });
   }
 

@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import type { GatewayOptions } from '../config.js';
 import { LocalNodeRegistry } from '../control/node-registry.js';
 import { Gateway } from '../gateway.js';
-import { urlOf } from '../proxy/listeners.js';
+import { openDataPlane } from '../proxy/open-listeners.js';
 import { snapshotFromWire, type FromWorker, type ToWorker } from './ipc.js';
 import { collectCounters } from './pool-counters.js';
 import { PrimaryStore } from './primary-store.js';
@@ -44,12 +44,7 @@ export async function runWorker(options: GatewayOptions): Promise<void> {
     logger.fatal({ err }, 'data-plane worker: cannot load the routing table');
     process.exit(1);
   });
-  const urls: string[] = [];
-  for (const addr of options.listen) {
-    const a = await gw.listeners.listen(addr);
-    listenPorts.add(a.port);
-    urls.push(urlOf(a));
-  }
+  const { urls } = await openDataPlane(gw.listeners, options, logger, listenPorts);
   send({ t: 'ready', urls });
   // The primary's death closes the IPC channel: never outlive it.
   process.on('disconnect', () => process.exit(0));
