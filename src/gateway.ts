@@ -11,7 +11,7 @@ import { LocalNodeRegistry, type NodeRecord, type NodeRegistry, type PoolStats }
 import { registerNodeEndpoints } from './control/admin-nodes.js';
 import { registerDeploymentEndpoints } from './control/admin-deployments.js';
 import { Coordinator } from './control/deployments/coordinator.js';
-import { StoreUnavailableError, type Store, type StoreSnapshot } from './control/store.js';
+import { StoreUnavailableError, type Store, type StoreSnapshot, type StoredEntry } from './control/store.js';
 import { Listeners, urlOf } from './proxy/listeners.js';
 import { RequestMetrics } from './proxy/request-metrics.js';
 import type { GenerationHolder } from './proxy/request-handler.js';
@@ -34,12 +34,40 @@ function inflightOf(counters: UpstreamCounters, origin: string): number {
 const EMPTY: StoreSnapshot = Object.freeze({ revision: 0, routes: new Map(), upstreams: new Map() });
 
 /**
+ * The table this node serves, as a snapshot: an entry that failed validation
+ * is replaced by its last good version, so a node restarted from the
+ * last-known-good file serves what it served (not the garbage, and not less).
+ */
+function servingSnapshot(snapshot: StoreSnapshot, gen: Generation): StoreSnapshot {
+  if (gen.upstreamErrors.size === 0 && ![...gen.routeStatus.values()].some((s) => s.status === 'invalid')) return snapshot;
+  const fix = (entries: ReadonlyMap<string, StoredEntry>, good: Generation['goodRoutes'] | Generation['goodUpstreams']) => {
+    const out = new Map<string, StoredEntry>();
+    for (const [id, e] of entries) {
+      const g = good.get(id);
+      if (g && g.raw !== e.raw) out.set(id, { id, raw: g.raw, modRevision: e.modRevision });
+      else if (g) out.set(id, e);
+    }
+    return out;
+  };
+  return { revision: snapshot.revision, routes: fix(snapshot.routes, gen.goodRoutes), upstreams: fix(snapshot.upstreams, gen.goodUpstreams) };
+}
+
+/**
  * One gateway node: store -> validated snapshot -> compiled generation ->
  * one atomic swap, and the listeners that serve whatever generation is live.
  */
 export class Gateway implements GatewayView, GenerationHolder {
   generation: Generation;
-  ready = false;
+  /** True once the first table is applied (and, for a primary, its workers have it too). */
+  get ready(): boolean {
+    return this.#ready && (this.externalReady === null || this.externalReady(this.generation.revision));
+  }
+  set ready(v: boolean) {
+    this.#ready = v;
+  }
+  #ready = false;
+  /** Set by a primary: whether every worker serves at least this revision. */
+  externalReady: ((revision: number) => boolean) | null = null;
   readonly metrics = new Registry();
   readonly listenerPolicy: ListenerPolicy;
   readonly nodeId: string;
@@ -226,7 +254,7 @@ export class Gateway implements GatewayView, GenerationHolder {
   /** Whether a snapshot from the store should replace the live table. */
   #wants(s: StoreSnapshot): boolean {
     // A worker also takes a re-send of its revision: the primary's discovered targets changed.
-    return !this.ready || this.#servingLastKnownGood || s.revision > this.generation.revision || (this.role === 'worker' && s.revision === this.generation.revision);
+    return !this.#ready || this.#servingLastKnownGood || s.revision > this.generation.revision || (this.role === 'worker' && s.revision === this.generation.revision);
   }
 
   #offer(snapshot: StoreSnapshot): void {
@@ -278,7 +306,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     this.#applySeconds.observe((performance.now() - t0) / 1000);
     this.#revisionGauge.set(generation.revision);
     void this.listeners.syncDynamic(generation.ports, this.#portRange);
-    void this.#lastKnownGood?.save(snapshot);
+    if (this.#lastKnownGood) void this.#lastKnownGood.save(servingSnapshot(snapshot, generation));
     this.onApplied?.(this.#discovery.resolve(snapshot, generation));
     this.publishNode();
     this.logger.debug({ revision: generation.revision, routes: generation.routeStatus.size }, 'config applied');

@@ -20,6 +20,8 @@ export type FromWorker =
   /** Sent once the worker listens for messages: the primary answers with the latest snapshot. */
   | { t: 'hello' }
   | { t: 'ready'; urls: string[] }
+  /** The worker swapped in this revision. */
+  | { t: 'applied'; revision: number }
   | { t: 'counters'; id: number; counters: UpstreamCounters }
   | { t: 'metrics'; id: number; metrics: unknown[] }
   | { t: 'tap'; event: RequestEvent };

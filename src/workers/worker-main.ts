@@ -34,6 +34,8 @@ export async function runWorker(options: GatewayOptions): Promise<void> {
     else if (m.t === 'taps') setTaps(m.routes);
     else if (m.t === 'metrics?') void gw.metrics.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
   });
+  // The primary answers /readyz 200 only once every worker serves its revision.
+  gw.onApplied = (s) => send({ t: 'applied', revision: s.revision });
   send({ t: 'hello' });
   // Not awaited: a primary that has no table yet (a fresh node while etcd is
   // down) must still come up — it waits for a worker before it opens the admin

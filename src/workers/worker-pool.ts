@@ -24,6 +24,7 @@ export class WorkerPool {
   #nextAsk = 1;
   #stopping = false;
   #firstUrls: string[] | null = null;
+  #readyCount = 0;
   #readyWaiters: ((urls: string[]) => void)[] = [];
   #poll: NodeJS.Timeout | null = null;
   /** The latest merged counters of every worker. */
@@ -37,7 +38,7 @@ export class WorkerPool {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
   }
 
-  /** Forks the workers; resolves with the data-plane URLs once the first is listening. */
+  /** Forks the workers; resolves with the data-plane URLs once all of them listen. */
   start(): Promise<string[]> {
     for (let i = 0; i < this.#n; i++) this.#fork();
     this.#poll = setInterval(() => void this.#refreshCounters(), 250);
@@ -52,10 +53,15 @@ export class WorkerPool {
       if (msg.t === 'hello') {
         if (this.#latest) this.#send(w, { t: 'snapshot', snapshot: this.#latest });
         if (this.#tapped.length) this.#send(w, { t: 'taps', routes: this.#tapped });
+      } else if (msg.t === 'applied') {
+        this.#applied.set(w, msg.revision);
       } else if (msg.t === 'tap') {
         observers.emit(msg.event);
       } else if (msg.t === 'ready') {
-        if (!this.#firstUrls) {
+        // Start-up completes when every first-generation worker listens (each
+        // has applied the table by then: it came first on the same channel).
+        this.#readyCount++;
+        if (!this.#firstUrls && this.#readyCount >= this.#n) {
           this.#firstUrls = msg.urls;
           for (const r of this.#readyWaiters.splice(0)) r(msg.urls);
         }
@@ -65,6 +71,7 @@ export class WorkerPool {
     });
     w.on('exit', (code, signal) => {
       this.#workers.delete(w);
+      this.#applied.delete(w);
       if (this.#stopping) return;
       this.#logger.error({ worker: w.id, code, signal }, 'data-plane worker died; starting another');
       setTimeout(() => this.#fork(), RESTART_DELAY_MS).unref();
@@ -76,6 +83,14 @@ export class WorkerPool {
   }
 
   #tapped: string[] = [];
+  readonly #applied = new Map<Worker, number>();
+
+  /** Whether every live worker serves `revision` or newer (readiness of the node). */
+  allApplied(revision: number): boolean {
+    if (this.#workers.size === 0) return false;
+    for (const w of this.#workers) if ((this.#applied.get(w) ?? -1) < revision) return false;
+    return true;
+  }
 
   /** Tells every worker which routes the admin API taps. */
   setTaps(routes: string[]): void {
