@@ -19,7 +19,7 @@ import { closeAdminSockets, httpRequest } from './lib/http.js';
 import { runLoad, type LoadOptions } from './lib/load.js';
 import { cpuTotals, machineInfo, stealPct } from './lib/machine.js';
 import { RESULTS_DIR } from './lib/paths.js';
-import { cpuTicks, descendants, ticksToMicros } from './lib/proc-cpu.js';
+import { cpuTicks, descendants, ticksToMicros, treeTicks } from './lib/proc-cpu.js';
 import {
   fileStamp,
   runHeader,
@@ -155,6 +155,7 @@ async function measure(cand: Candidate, ctx: ScenarioContext, round: number, cli
     if (cli.warmupS > 0) await loadFn({ ...load, durationS: cli.warmupS });
 
     const pid = running.pid;
+    const tree0 = pid === null ? null : treeTicks(pid);
     const p0 = pid === null ? 0 : cpuTicks(pid);
     const u0 = cpuTicks(ctx.upstream.pid);
     const s0 = cpuTotals();
@@ -162,6 +163,7 @@ async function measure(cand: Candidate, ctx: ScenarioContext, round: number, cli
     const result = await loadFn(load);
     const w1 = process.hrtime.bigint();
     const p1 = pid === null ? 0 : cpuTicks(pid);
+    const tree1 = pid === null ? null : treeTicks(pid);
     if (pid !== null) rec.procCount = 1 + descendants(pid).length;
     const u1 = cpuTicks(ctx.upstream.pid);
     const s1 = cpuTotals();
@@ -173,6 +175,8 @@ async function measure(cand: Candidate, ctx: ScenarioContext, round: number, cli
     rec.stealPct = +stealPct(s0, s1).toFixed(2);
     rec.loadgenCpuPct = +((100 * result.loadgenCpuMicros) / windowMicros).toFixed(1);
     if (result.responses > 0) {
+      if (tree0 && tree1 && tree1.size > 1)
+        rec.cpuByProcess = [...tree1].map(([p, t]) => ({ pid: p, main: p === pid, microsPerReq: ticksToMicros(t - (tree0.get(p) ?? 0)) / result.responses }));
       if (pid !== null) {
         rec.proxyCpuMicrosPerReq = ticksToMicros(p1 - p0) / result.responses;
         rec.proxyCpuPct = +((100 * ticksToMicros(p1 - p0)) / windowMicros).toFixed(1);

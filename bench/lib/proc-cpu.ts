@@ -126,3 +126,13 @@ export async function waitIdle(pids: number[], opts: { maxPct?: number; sampleMs
     if (pct < maxPct || Date.now() > deadline) return pct;
   }
 }
+
+/** utime + stime ticks of pid and of each live descendant, by pid. */
+export function treeTicks(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of [pid, ...descendants(pid)]) {
+    const s = readStat(p);
+    if (s) out.set(p, s.ticks);
+  }
+  return out;
+}

@@ -32,6 +32,8 @@ export interface RunRecord {
   stealPct: number | null;
   /** Processes charged for proxy CPU: the proxy and its live descendants at the end of the window. */
   procCount?: number;
+  /** With descendants: CPU per response of each process (main = the started one). */
+  cpuByProcess?: { pid: number; main: boolean; microsPerReq: number }[];
   /** What a response is: 'req' (default) or 'msg'. */
   unit?: string;
 }

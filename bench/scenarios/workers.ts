@@ -66,9 +66,17 @@ export const workers: ScenarioModule = {
     ],
     extraMarkdown: (_summary, runs) => {
       const procs = (name: string) => [...new Set(runs.filter((r) => r.candidate === name && r.ok).map((r) => r.procCount ?? 1))].join(', ');
+      const split = runs
+        .filter((r) => r.candidate === W2 && r.ok && r.cpuByProcess)
+        .map((r) => {
+          const main = r.cpuByProcess!.filter((p) => p.main).reduce((a, p) => a + p.microsPerReq, 0);
+          const kids = r.cpuByProcess!.filter((p) => !p.main).map((p) => p.microsPerReq.toFixed(1));
+          return `round ${r.round}: primary ${main.toFixed(1)}, workers ${kids.join(' + ')}`;
+        });
       return (
         `${W2} ÷ ${W1}, same round, median: req/s ${fx(2)(rpsRatio(runs, W2, W1))}, CPU/req ${fx(2)(cpuRatio(runs, W2, W1))}. ` +
-        `Processes charged: ${W1} ${procs(W1) || '—'}, ${W2} ${procs(W2) || '—'}.`
+        `Processes charged: ${W1} ${procs(W1) || '—'}, ${W2} ${procs(W2) || '—'}.` +
+        (split.length ? `\n\n${W2} CPU µs/req by process: ${split.join('; ')}.` : '')
       );
     },
   }),

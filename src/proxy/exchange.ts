@@ -157,7 +157,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#status = statusCode;
     this.#headersAt = performance.now();
     if (statusCode >= 500) this.#pool!.reportFailure(this.#target!);
-    else this.#target!.reportSuccess();
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
     this.#arm(); // now the body's idle timeout
     return true;
@@ -177,6 +176,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#disarm();
+    // Success for passive health only once the whole response came: a target
+    // that resets mid-body keeps counting towards its ejection.
+    if (this.#status < 500) this.#target!.reportSuccess();
     this.#res.end();
     this.#finish();
   }
@@ -201,7 +203,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.#res.headersSent) {
       // Mid-response: the client must see a broken response, not a short one.
+      // The deployment error gate counts it as a failure.
       this.#res.destroy(err);
+      if (this.#pool) this.#pool.runtime.errors++;
       this.#record(this.#status);
       return;
     }

@@ -34,12 +34,13 @@ export class CompiledPool {
   }
 
   /**
-   * Passive health with a cap: at most half of a pool (and at least one
-   * target) may be ejected at once, so outlier detection cannot empty it.
+   * Passive health with a cap: at most half of a pool may be ejected at
+   * once, so outlier detection never empties it (a one-target pool relies
+   * on its active health check alone).
    */
   reportFailure(target: Target): void {
     let ejected = 0;
     for (const t of this.targets) if (t.ejected) ejected++;
-    target.reportFailure(ejected < Math.max(1, Math.floor(this.targets.length / 2)));
+    target.reportFailure(ejected < Math.floor(this.targets.length / 2));
   }
 }

@@ -12,6 +12,8 @@
 //    saw are exactly the requests the upstream answered;
 //  - once the signal is in, new connections are refused while a held request
 //    is still in flight, and that request still completes;
+//  - answers to requests that arrive while draining say `Connection: close`
+//    (busy keep-alive clients cannot keep the gateway up until the grace ends);
 //  - the gateway exits 0 within the grace period.
 // Refused or reset requests sent after the signal are expected (counted only).
 // Runs with one process and with --workers 2.
@@ -120,6 +122,11 @@ for (const workers of [1, 2]) {
         [],
         `requests sent before SIGTERM that did not complete with 200 (times relative to the signal): ${bad(sentBefore).length}`,
       );
+
+      // Draining: once the listener is closed, every answer tells its client to close the connection,
+      // so a client that keeps its keep-alive connection busy cannot hold the shutdown until the grace ends.
+      const keptAlive = recs.filter((r) => r.sentAt > refusedAt && r.status !== 0 && !r.closes);
+      assert.deepEqual(keptAlive.slice(0, 5), [], `${keptAlive.length} answers to requests sent after the listener closed without Connection: close`);
 
       // Upstream side: everything it received it answered, and every answer reached its client whole.
       const unanswered = [...received.keys()].filter((id) => !answered.has(id));

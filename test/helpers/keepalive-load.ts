@@ -20,6 +20,8 @@ export interface LoadRecord {
   error: string | null;
   /** Sent on a connection an earlier request already used. */
   reused: boolean;
+  /** The response said `Connection: close`. */
+  closes: boolean;
 }
 
 export interface KeepAliveLoad {
@@ -53,7 +55,7 @@ export function startKeepAliveLoad(baseUrl: string, opts: KeepAliveLoadOptions):
 
   const one = (agent: http.Agent, conn: number): Promise<LoadRecord> =>
     new Promise((resolve) => {
-      const rec: LoadRecord = { id: seq++, conn, sentAt: NaN, doneAt: NaN, status: 0, complete: false, error: null, reused: false };
+      const rec: LoadRecord = { id: seq++, conn, sentAt: NaN, doneAt: NaN, status: 0, complete: false, error: null, reused: false, closes: false };
       records.push(rec);
       let settled = false;
       const settle = () => {
@@ -65,6 +67,7 @@ export function startKeepAliveLoad(baseUrl: string, opts: KeepAliveLoadOptions):
       };
       const req = http.request(`${baseUrl}${opts.path}/${rec.id}`, { agent }, (res) => {
         rec.status = res.statusCode ?? 0;
+        rec.closes = /\bclose\b/i.test(res.headers.connection ?? '');
         res.on('data', () => {});
         res.on('error', (err: NodeJS.ErrnoException) => (rec.error ??= err.code ?? err.message));
         res.on('close', () => {
