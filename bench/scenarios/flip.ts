@@ -75,7 +75,12 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
 
     const request: LoadRequest = { method: 'GET', path: '/' };
     const load = { url: gw.dataUrl, request, connections: settings.connections, durationS };
-    if (settings.warmupS > 0) await runLoad({ ...load, durationS: settings.warmupS });
+    if (settings.warmupS > 0) {
+      // Both upstream processes warm (JIT) before the measured run, not only
+      // the one serving now: a cold green would show as a flip dip.
+      await Promise.all([blue, green].map((u) => runLoad({ url: u.url, request, connections: 10, durationS: settings.warmupS })));
+      await runLoad({ ...load, durationS: settings.warmupS });
+    }
 
     const flips: Flip[] = [];
     const g = gw;

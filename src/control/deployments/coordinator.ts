@@ -135,7 +135,7 @@ export class Coordinator {
       case 'draining': {
         const nodes = await this.#d.listNodes();
         const old = this.#oldInflight(nodes, d);
-        if (elapsed >= SETTLE_MS && old === 0) return this.#transition(s, 'succeeded', 'old pools drained on every node', {});
+        if (elapsed >= Math.min(SETTLE_MS, d.drainTimeoutMs) && old === 0) return this.#transition(s, 'succeeded', 'old pools drained on every node', {});
         if (elapsed >= d.drainTimeoutMs) return this.#transition(s, 'succeeded', `drain timeout after ${d.drainTimeoutMs} ms with ${old} requests still in flight on the old pools`, {});
         return;
       }
@@ -143,7 +143,7 @@ export class Coordinator {
         await this.#ensureWeights(d, d.before);
         const nodes = await this.#d.listNodes();
         const left = this.#totals(nodes, d.upstream, d.pool).inflight;
-        if (elapsed >= SETTLE_MS && left === 0) return this.#transition(s, 'rolled-back', `weights restored; pool ${d.pool} drained`, {});
+        if (elapsed >= Math.min(SETTLE_MS, d.drainTimeoutMs) && left === 0) return this.#transition(s, 'rolled-back', `weights restored; pool ${d.pool} drained`, {});
         if (elapsed >= d.drainTimeoutMs) return this.#transition(s, 'rolled-back', `weights restored; drain timeout with ${left} requests in flight on ${d.pool}`, {});
         return;
       }
