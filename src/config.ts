@@ -25,6 +25,8 @@ export interface GatewayOptions {
     listen: ListenAddress[];
     files: TlsFiles;
     upstreamCa: Buffer | null;
+    /** The admin API's own certificate and key; null = plain HTTP. */
+    admin: { cert: Buffer; key: Buffer } | null;
   };
   /** Access log destination: a file path, or '-' for stdout; null = off. */
   accessLog: string | null;
@@ -58,6 +60,8 @@ export const SETTINGS = {
   tlsKey: ['SWITCHYARD_TLS_KEY', undefined],
   tlsCertDir: ['SWITCHYARD_TLS_CERT_DIR', undefined],
   upstreamCa: ['SWITCHYARD_UPSTREAM_CA', undefined],
+  adminTlsCert: ['SWITCHYARD_ADMIN_TLS_CERT', undefined],
+  adminTlsKey: ['SWITCHYARD_ADMIN_TLS_KEY', undefined],
   otlpEndpoint: ['SWITCHYARD_OTLP_ENDPOINT', undefined],
   maxHeaderSize: ['SWITCHYARD_MAX_HEADER_SIZE', '32768'],
   maxHeaderCount: ['SWITCHYARD_MAX_HEADER_COUNT', '100'],
@@ -219,7 +223,18 @@ function resolveTls(get: (k: SettingName) => string | undefined): GatewayOptions
       throw new ConfigError(`--upstream-ca: cannot read ${caFile}: ${(err as Error).message}`);
     }
   }
-  return { listen, files: { cert, key, dir }, upstreamCa };
+  const adminCert = get('adminTlsCert') || null;
+  const adminKey = get('adminTlsKey') || null;
+  if ((adminCert === null) !== (adminKey === null)) throw new ConfigError('--admin-tls-cert and --admin-tls-key go together');
+  let admin: { cert: Buffer; key: Buffer } | null = null;
+  if (adminCert && adminKey) {
+    try {
+      admin = { cert: readFileSync(adminCert), key: readFileSync(adminKey) };
+    } catch (err) {
+      throw new ConfigError(`--admin-tls-cert/--admin-tls-key: ${(err as Error).message}`);
+    }
+  }
+  return { listen, files: { cert, key, dir }, upstreamCa, admin };
 }
 
 /** The data-plane limit flags (issue 8); see src/proxy/limits.ts for the defaults' reasons. */

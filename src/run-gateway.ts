@@ -75,7 +75,7 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
   let adminApi;
   try {
     adminApi = await startAdminApi({
-      store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger,
+      store, view: gw, host: options.admin.host, port: options.admin.port, token: options.adminToken, logger, tls: options.tls.admin,
       extend: (app, ctx) => {
         registerUpstreamActions(app, ctx);
         registerNodeEndpoints(app, gw);

@@ -5,8 +5,11 @@
 // and route `/` -> shop. autocannon -c N for 9 s (--quick 5 s); at 1/3
 // `POST /upstreams/shop/flip {to: green}`, at 2/3 back to blue. Every
 // response is counted into 100 ms windows as it arrives.
-//   dip = 1 - (worst window ÷ median window), first window (connection ramp)
-//   and the last, partial one left out. Targets: 0 failed requests, dip <= 10 %.
+//   dip = 1 - (worst window ÷ median window) over the windows from 1 s on
+//   (the first second is the connection ramp of the load's start: new client
+//   connections, and upstream connections to re-open because the warm-up's
+//   cut requests closed theirs; shown separately) up to the last full one.
+//   Targets: 0 failed requests, dip <= 10 %.
 // Also: the worst window near each flip (from 100 ms before the POST to 1 s
 // after) and away from the flips (the noise floor of this machine), and the
 // time from the POST until a probe request is answered by the new pool.
@@ -29,6 +32,8 @@ import { startNodeUpstream } from '../lib/upstream.js';
 
 const WINDOW_MS = 100;
 const DELAY_MS = 10;
+/** Windows before this are the connection ramp of the load's start (new client connections; the warm-up's cut requests cost upstream connections), left out of the dip. */
+const RAMP_S = 1;
 
 export const flipUnderLoad: ScenarioModule = {
   name: 'flip',
@@ -114,7 +119,9 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
     const perS = 1000 / WINDOW_MS;
     const rates = tl.counts.slice(0, full).map((c) => c * perS);
     while (rates.length < full) rates.push(0);
-    const considered = rates.map((v, i) => ({ i, v, t: i * (WINDOW_MS / 1000) })).slice(1); // first window: connection ramp
+    const all = rates.map((v, i) => ({ i, v, t: i * (WINDOW_MS / 1000) }));
+    const considered = all.filter((w) => w.t >= RAMP_S - 1e-9);
+    const ramp = all.filter((w) => w.t < RAMP_S - 1e-9);
     const med = median(considered.map((w) => w.v));
     const worstOf = (ws: typeof considered) => ws.reduce((a, b) => (b.v < a.v ? b : a), ws[0] ?? { i: -1, v: NaN, t: NaN });
     const near = (w: { t: number }) => flips.some((f) => w.t + WINDOW_MS / 1000 > f.sentS - 0.1 && w.t < f.sentS + 1.0);
@@ -145,7 +152,7 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
 
     const checks: Check[] = [
       check('failed requests (errors + timeouts + non-2xx)', failed, '<=', 0, (x) => f0(x)),
-      check(`dip: 1 - worst ${WINDOW_MS} ms window ÷ median window`, dip * 100, '<=', 10, (x) => `${x.toFixed(1)} %`),
+      check(`dip: 1 - worst ${WINDOW_MS} ms window ÷ median window (from ${RAMP_S} s on)`, dip * 100, '<=', 10, (x) => `${x.toFixed(1)} %`),
       ...flips.map((f) => ({ what: `POST /upstreams/shop/flip {to: ${f.to}}`, target: '200', value: String(f.status), pass: f.status === 200 })),
     ];
     const pctOf = (v: number) => (Number.isFinite(v) ? `${f0(v)} (${((1 - v / med) * 100).toFixed(1)} % below median)` : '—');
@@ -161,9 +168,10 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
           ['responses', f0(tl.responses)],
           ['req/s (whole run)', f0(rps)],
           [`median ${WINDOW_MS} ms window, as req/s`, f0(med)],
-          [`worst window overall (at ${f1(worst.t)} s)`, pctOf(worst.v)],
+          [`worst window from ${RAMP_S} s on (at ${f1(worst.t)} s)`, pctOf(worst.v)],
           ['worst window near a flip (-0.1 s … +1 s)', pctOf(worstNear.v)],
           ['worst window away from the flips (noise floor)', pctOf(worstAway.v)],
+          [`first ${RAMP_S} s (connection ramp, left out): mean`, pctOf(ramp.reduce((a, w) => a + w.v, 0) / Math.max(1, ramp.length))],
           ['errors / timeouts / non-2xx', `${tl.errors} / ${tl.timeouts} / ${tl.non2xx}`],
           ['gateway CPU µs/req', f1(cpuPerReq)],
           ...flips.map((f) => [

@@ -15,6 +15,8 @@ import { BENCH_PATH, routes10k } from './routes-10k.js';
 
 export const SW_10K_HC = 'switchyard-10k-hc';
 
+const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(2)}` : '—');
+
 export const smallGet: ScenarioModule = {
   name: 'small-get',
   summary: 'GET /, 13-byte 200 response; direct, switchyard, switchyard-10k-hc, bare-undici, fastify-http-proxy, fast-gateway',
@@ -31,6 +33,11 @@ export const smallGet: ScenarioModule = {
       fastifyHttpProxy(),
       fastGateway(),
     ],
+    extraMarkdown: (summary, runs) => {
+      const others = summary.filter((x) => x.rounds > 0 && x.candidate !== DIRECT && x.candidate !== BARE).map((x) => x.candidate);
+      const p99 = others.map((c) => `${c} ${signed(withinRounds(runs, c, BARE, (a, b) => diff(a.load!.p99Ms, b.load!.p99Ms)))} ms`);
+      return `p99 over bare-undici's p99 (same round, median): ${p99.join(', ')}. bare-undici itself adds ${signed(withinRounds(runs, BARE, DIRECT, (a, b) => diff(a.load!.p99Ms, b.load!.p99Ms)))} ms over direct: at full closed-loop load on 2 shared vCPUs the tail is queueing for the CPUs, which any extra process causes.`;
+    },
     checks: (_summary, runs) => {
       const c = SW_10K_HC;
       return [

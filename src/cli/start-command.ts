@@ -20,6 +20,8 @@ const HELP: Record<SettingName, [string, string]> = {
   tlsKey: ['--tls-key <file>', 'its private key (PEM)'],
   tlsCertDir: ['--tls-cert-dir <dir>', 'NAME.crt + NAME.key pairs, chosen by SNI from the names they cover; reloaded on change'],
   upstreamCa: ['--upstream-ca <file>', 'extra CA certificates (PEM) to trust for https:// targets'],
+  adminTlsCert: ['--admin-tls-cert <file>', 'serve the admin API over TLS with this certificate (PEM)'],
+  adminTlsKey: ['--admin-tls-key <file>', 'its private key (PEM)'],
   accessLog: ['--access-log <file>', "one JSON line per proxied request to this file ('-' = stdout); off by default"],
   otlpEndpoint: ['--otlp-endpoint <url>', 'export a span per proxied request to this OpenTelemetry collector (OTLP/HTTP JSON)'],
   maxHeaderSize: ['--max-header-size <bytes>', 'request line + headers; larger requests get 431'],

@@ -29,6 +29,8 @@ export interface AdminApiOptions {
   port: number;
   /** Bearer token required on every endpoint but /healthz and /readyz; null = open. */
   token: string | null;
+  /** Certificate and key (PEM) to serve the admin API over TLS; null = plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer } | null;
   logger: Logger;
   /**
    * More endpoints (flip, status, deployments, nodes, dashboard...), added
@@ -97,6 +99,8 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
   let authUnlogged = 0;
 
   const app = fastify({
+    // --admin-tls-cert/--admin-tls-key: the admin API over TLS 1.2+.
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' as const } } : {}),
     logger: false,
     bodyLimit: ADMIN_BODY_LIMIT,
     return503OnClosing: true,
@@ -365,7 +369,7 @@ export async function startAdminApi(opts: AdminApiOptions): Promise<AdminApi> {
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   return {
     app,
     url,

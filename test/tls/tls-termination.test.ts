@@ -10,7 +10,7 @@ import { putRoute, putUpstream } from '../helpers/config.js';
 import { admin, CLI, removeDir, startGateway, tempDir, type GatewayProcess } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 /** The certificate a TLS listener presents for `servername`, and the negotiated protocol. */
 function handshake(port: number, servername: string, opts: tls.ConnectionOptions = {}): Promise<{ names: string; protocol: string | null; serial: string }> {
@@ -118,6 +118,23 @@ describe('TLS termination', () => {
       const r = spawnSync(process.execPath, [CLI, 'start', '--store', `file:${tempDir()}`, ...args], { encoding: 'utf8', timeout: 10000 });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /--tls|--upstream-ca|TLS/);
+    }
+  });
+
+  it('serves the admin API over TLS with --admin-tls-cert/--admin-tls-key', async () => {
+    const adminCert = ca.leaf('admin', ['localhost', '127.0.0.1']);
+    const child = spawn(process.execPath, [CLI, 'start', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--store', `file:${tempDir()}`, '--state-dir', tempDir(), '--admin-tls-cert', adminCert.cert, '--admin-tls-key', adminCert.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    try {
+      const url = await waitFor(() => /admin listening on (https:\/\/\S+)/.exec(out)?.[1], { timeoutMs: 30000, what: 'admin https line' });
+      const status = await new Promise<number>((resolve, reject) => {
+        https.get(`${url}/healthz`, { ca: readFileSync(ca.caFile) }, (res) => resolve(res.resume().statusCode!)).on('error', reject);
+      });
+      assert.equal(status, 200);
+      await assert.rejects(fetch(url.replace('https:', 'http:') + '/healthz'), 'plain HTTP is not served on the TLS admin port');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 
