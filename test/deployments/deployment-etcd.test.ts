@@ -87,3 +87,91 @@ describe('staged deployments across two nodes on etcd', () => {
     assert.deepEqual((await admin(survivor, 'GET', '/upstreams/shop')).body.weights, { blue: 100, green: 0 });
   });
 });
+
+describe('deployment gates and rollbacks across two nodes on etcd', () => {
+  let etcd: EtcdCluster;
+  const nodes: GatewayProcess[] = [];
+  const ups: TestUpstream[] = [];
+
+  before(async () => {
+    etcd = await startEtcd();
+    for (const id of ['gate-a', 'gate-b']) {
+      nodes.push(await startGateway({ args: ['--store', `etcd://${etcd.endpoints[0]!.replace('http://', '')}`, '--prefix', '/dep-gates/', '--node-id', id] }));
+    }
+  });
+
+  after(async () => {
+    for (const n of nodes) await n.kill9();
+    for (const u of ups) await u.close();
+    await etcd?.close();
+  });
+
+  async function setup(name: string, green: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) {
+    const blue = await startUpstream(`${name}-blue`, (req, res) => res.end(req.url === '/healthz' ? 'ok' : 'blue'));
+    let served = 0;
+    const g = await startUpstream(`${name}-green`, (req, res) => {
+      if (req.url !== '/healthz') served++;
+      green(req, res);
+    });
+    ups.push(blue, g);
+    const [a] = nodes;
+    const r = await admin(a!, 'PUT', `/upstreams/${name}`, { name, pools: { blue: { targets: [blue.url] }, green: { targets: [g.url] } }, weights: { blue: 100 }, healthCheck: HEALTH });
+    assert.equal(r.status, 201);
+    await putRoute(a!, name, { path: `/${name}` }, name);
+    for (const n of nodes) await waitFor(async () => (await fetch(`${n.dataUrls[0]}/${name}/x`)).status === 200, { what: `route ${name} on ${n.adminUrl}` });
+    return { greenServed: () => served };
+  }
+
+  async function finishedOn(gw: GatewayProcess, id: string) {
+    return waitFor(async () => {
+      const d = await admin(gw, 'GET', `/deployments/${id}`);
+      return ['succeeded', 'rolled-back', 'failed'].includes(d.body.phase) ? d.body : null;
+    }, { timeoutMs: 30000, intervalMs: 100, what: `deployment ${id} to finish` });
+  }
+
+  it('rolls back a pool answering 500 to half its requests within one hold, weights exactly as before; a second deployment is 409', async () => {
+    let n = 0;
+    await setup('cart', (req, res) => {
+      if (req.url === '/healthz') return res.end('ok');
+      res.writeHead(++n % 2 === 0 ? 500 : 200);
+      res.end();
+    });
+    const [a, b] = nodes as [GatewayProcess, GatewayProcess];
+    const before = (await admin(a, 'GET', '/upstreams/cart')).body.weights;
+    const loads = [a, b].map((g) => runAutocannon(`${g.dataUrls[0]}/cart/x`, ['-c', '4', '-d', '6']));
+    const created = await admin(b, 'POST', '/deployments', { upstream: 'cart', pool: 'green', steps: [{ weight: 50, holdMs: 3000 }, { weight: 100 }], readyTimeoutMs: 8000, maxErrorRate: 0.1, minRequests: 20, drainTimeoutMs: 2000 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal((await admin(a, 'POST', '/deployments', { upstream: 'cart', pool: 'green', steps: [{ weight: 100 }] })).status, 409);
+    const d = await finishedOn(a, created.body.id);
+    await Promise.all(loads.map((l) => l.done));
+    assert.equal(d.phase, 'rolled-back', JSON.stringify(d.history));
+    const flood = (d.history as Hist[]).find((h) => h.phase === 'flooding')!;
+    const rb = (d.history as Hist[]).find((h) => h.phase === 'rolling-back')!;
+    assert.match(rb.reason, /error rate 0\.\d+ \(\d+ of \d+ requests\) above maxErrorRate 0\.1/);
+    const within = Date.parse((rb as unknown as { at: string }).at) - Date.parse((flood as unknown as { at: string }).at);
+    assert.ok(within < 3000 + 1500, `rolled back ${within} ms after the step began (hold 3000 ms)`);
+    for (const g of [a, b]) assert.deepEqual((await admin(g, 'GET', '/upstreams/cart')).body.weights, before);
+  });
+
+  it('rolls back a pool that never becomes healthy at readyTimeoutMs; it never takes traffic; abort rolls back', async () => {
+    const never = await setup('pay', (req, res) => {
+      res.writeHead(req.url === '/healthz' ? 503 : 200);
+      res.end();
+    });
+    const [a, b] = nodes as [GatewayProcess, GatewayProcess];
+    const created = await admin(a, 'POST', '/deployments', { upstream: 'pay', pool: 'green', steps: [{ weight: 100 }], readyTimeoutMs: 1500 });
+    assert.equal(created.status, 201);
+    const d = await finishedOn(b, created.body.id);
+    assert.equal(d.phase, 'rolled-back');
+    assert.match((d.history as Hist[]).find((h) => h.phase === 'rolling-back')!.reason, /ready timeout/);
+    assert.equal(never.greenServed(), 0, 'green never took traffic');
+
+    await setup('news', (req, res) => res.end(req.url === '/healthz' ? 'ok' : 'green'));
+    const slow = await admin(b, 'POST', '/deployments', { upstream: 'news', pool: 'green', steps: [{ weight: 10, holdMs: 60000 }, { weight: 100 }] });
+    await waitFor(async () => (await admin(a, 'GET', `/deployments/${slow.body.id}`)).body.phase === 'flooding', { timeoutMs: 15000, what: 'flooding' });
+    assert.equal((await admin(a, 'POST', `/deployments/${slow.body.id}/abort`)).status, 202);
+    const aborted = await finishedOn(b, slow.body.id);
+    assert.equal(aborted.phase, 'rolled-back');
+    assert.deepEqual((await admin(b, 'GET', '/upstreams/news')).body.weights, { blue: 100, green: 0 });
+  });
+});
