@@ -60,14 +60,14 @@ export class Gateway implements GatewayView, GenerationHolder {
   generation: Generation;
   /** True once the first table is applied (and, for a primary, its workers have it too). */
   get ready(): boolean {
-    return this.#ready && (this.externalReady === null || this.externalReady(this.generation.revision));
+    return this.#ready && (this.externalReady === null || this.externalReady());
   }
   set ready(v: boolean) {
     this.#ready = v;
   }
   #ready = false;
-  /** Set by a primary: whether every worker serves at least this revision. */
-  externalReady: ((revision: number) => boolean) | null = null;
+  /** Set by a primary: whether every worker serves a table. */
+  externalReady: (() => boolean) | null = null;
   readonly metrics = new Registry();
   readonly listenerPolicy: ListenerPolicy;
   readonly nodeId: string;

@@ -43,7 +43,7 @@ export async function runGateway(options: GatewayOptions): Promise<void> {
   const sinks = pool ? null : setupRequestSinks(options);
   if (pool) {
     gw.onApplied = (s) => pool.broadcast(s);
-    gw.externalReady = (revision) => pool.allApplied(revision);
+    gw.externalReady = () => pool.allServing();
     observers.onTapsChanged = (routes) => pool.setTaps(routes);
     gw.externalCounters = () => pool.counters;
     gw.externalMetrics = () => pool.metrics(gw.metrics);

@@ -85,10 +85,13 @@ export class WorkerPool {
   #tapped: string[] = [];
   readonly #applied = new Map<Worker, number>();
 
-  /** Whether every live worker serves `revision` or newer (readiness of the node). */
-  allApplied(revision: number): boolean {
+  /**
+   * Readiness of the node: every live worker serves a table. Not "the newest
+   * one": a config change must not flap /readyz while the snapshot travels.
+   */
+  allServing(): boolean {
     if (this.#workers.size === 0) return false;
-    for (const w of this.#workers) if ((this.#applied.get(w) ?? -1) < revision) return false;
+    for (const w of this.#workers) if (!this.#applied.has(w)) return false;
     return true;
   }
 
