@@ -170,12 +170,12 @@ describe('data-plane limits', () => {
       const before = stalled.size;
       const socks = await openIdle(url, n);
       for (const s of socks) s.write('GET /stall HTTP/1.1\r\nHost: a\r\n\r\n');
-      await waitFor(() => stalled.size >= before + n, { what: `${n} stalled requests upstream` });
+      await waitFor(() => stalled.size >= before + n, { timeoutMs: 15000, what: `${n} stalled requests upstream` });
       return socks;
     };
     const release = async (socks: net.Socket[]) => {
       for (const s of socks) s.destroy();
-      await waitFor(() => stalled.size === 0, { what: 'stalled requests closed upstream' });
+      await waitFor(() => stalled.size === 0, { timeoutMs: 15000, what: 'stalled requests closed upstream' });
     };
     const overloaded = async () => {
       const r = await rawRequest(url, get('/'));
