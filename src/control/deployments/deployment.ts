@@ -19,9 +19,8 @@ export interface HistoryEntry {
   reason: string;
 }
 
-/** A staged deployment as stored under `deployments/<id>`. */
-export interface Deployment {
-  id: string;
+/** What POST /deployments asks for (CONTRACT §4), defaults applied. */
+export interface DeploymentRequest {
   upstream: string;
   pool: string;
   steps: Step[];
@@ -29,6 +28,11 @@ export interface Deployment {
   maxErrorRate: number;
   minRequests: number;
   drainTimeoutMs: number;
+}
+
+/** A staged deployment as stored under `deployments/<id>`. */
+export interface Deployment extends DeploymentRequest {
+  id: string;
   phase: Phase;
   /** Index of the current flood step; -1 before the first. */
   step: number;
@@ -43,16 +47,6 @@ export interface Deployment {
   baseline: { requests: number; errors: number } | null;
   abortRequested: boolean;
   history: HistoryEntry[];
-}
-
-export interface DeploymentRequest {
-  upstream: string;
-  pool: string;
-  steps: Step[];
-  readyTimeoutMs: number;
-  maxErrorRate: number;
-  minRequests: number;
-  drainTimeoutMs: number;
 }
 
 const MAX_MS = 24 * 3600 * 1000;
