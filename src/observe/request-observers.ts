@@ -53,8 +53,23 @@ export class RequestObservers {
   /** Called when the set of tapped routes changes (a primary tells its workers). */
   onTapsChanged: ((routes: string[]) => void) | null = null;
 
+  /**
+   * Whether a finished request of `route` should become an event. With only
+   * taps listening, a request is skipped before its event is built once
+   * every tap of the route has used its budget for this second.
+   */
   wants(route: string): boolean {
-    return this.active && (this.#sinks.length > 0 || this.#taps.has(route));
+    if (!this.active) return false;
+    if (this.#sinks.length > 0) return true;
+    const taps = this.#taps.get(route);
+    if (!taps) return false;
+    const now = Date.now();
+    let wanted = false;
+    for (const t of taps) {
+      if (now - t.windowStart >= 1000 || t.sentInWindow < t.opts.maxPerSecond) wanted = true;
+      else t.dropped++;
+    }
+    return wanted;
   }
 
   emit(e: RequestEvent): void {
