@@ -38,10 +38,11 @@ function childEnv(spec: ProcessSource, port: number): NodeJS.ProcessEnv {
   return { ...env, ...spec.env, PORT: String(port) };
 }
 
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+function describeExit(code: number | null, signal: NodeJS.Signals | null, command: string): string {
   if (signal) return `killed by ${signal}`;
-  if (code === 127) return 'exited with code 127 (command not found)';
-  if (code === 126) return 'exited with code 126 (command not executable)';
+  // Named here: the shell's own message may reach stderr after the exit event.
+  if (code === 127) return `exited with code 127 (command not found: ${command})`;
+  if (code === 126) return `exited with code 126 (command not executable: ${command})`;
   return `exited with code ${code}`;
 }
 
@@ -119,7 +120,7 @@ export class ProcessInstance {
         if (gone) return;
         gone = true;
         resolve();
-        this.#onExit(child, err ? `could not start: ${err.message}` : describeExit(code, signal));
+        this.#onExit(child, err ? `could not start: ${err.message}` : describeExit(code, signal, spec.command));
       };
       child.once('exit', (code, signal) => onGone(code, signal));
       // 'error' without a pid: the spawn itself failed and no 'exit' follows.
