@@ -166,6 +166,9 @@ describe('data-plane limits', () => {
 
   it('over --max-inflight answers 503 overloaded with Retry-After, and the count never leaks', async () => {
     /** Opens n requests the upstream holds, resolves once it holds them all. */
+    // Earlier tests' held requests must be gone first: they count against
+    // --max-inflight, and one closing mid-wait would spoil the count below.
+    await waitFor(() => stalled.size === 0, { timeoutMs: 15000, what: 'earlier stalled requests closed' });
     const hold = async (n: number): Promise<net.Socket[]> => {
       const before = stalled.size;
       const socks = await openIdle(url, n);
