@@ -66,7 +66,8 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
     sendError(res, 'bad_request', facts.requestId);
     return;
   }
-  const route = gen.table.match(ctx.port, facts.host ? hostWithoutPort(facts.host) : undefined, req.method!, path);
+  // The table strips the port and lower-cases the host itself (without allocating in the common case).
+  const route = gen.table.match(ctx.port, facts.host || undefined, req.method!, path);
   if (route === null) {
     sendError(res, 'no_route', facts.requestId);
     return;
