@@ -22,6 +22,18 @@ const HEADERS_TIMEOUT = Object.assign(new Error('no response head from the upstr
 const BODY_TIMEOUT = Object.assign(new Error('the upstream response body was idle for the route timeout'), { code: 'UND_ERR_BODY_TIMEOUT' });
 /** A chunked request body grew past the route's maxBodyBytes: classified payload_too_large. */
 const BODY_TOO_LARGE = Object.assign(new Error('request body larger than the route allows'), { code: 'SWITCHYARD_BODY_TOO_LARGE' });
+/**
+ * Route timeouts from this long on are left to undici's own headersTimeout /
+ * bodyTimeout (its clock ticks every ~0.5 s: a 30 s timeout fires within
+ * 30-31 s), which saves a native timer per request; shorter ones get a
+ * precise timer of their own.
+ */
+export const PRECISE_TIMEOUT_BELOW_MS = 10_000;
+/** The exchange of a client response, for the shared 'close' and 'drain' listeners. */
+const EXCHANGE = Symbol('switchyard.exchange');
+interface ExchangeResponse extends ServerResponse {
+  [EXCHANGE]?: Exchange;
+}
 
 /**
  * The request body, counted: throws BODY_TOO_LARGE (undici then aborts the
@@ -63,6 +75,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #retriesLeft: number;
+  /** Whether this exchange runs its own route-timeout timer (timeoutMs < PRECISE_TIMEOUT_BELOW_MS). */
+  readonly #precise: boolean;
   /** The route timeout on a native timer: armed once the request is sent, re-armed by every body chunk, paused while the client is full. */
   #timer: NodeJS.Timeout | null = null;
   #status = 0;
@@ -85,9 +99,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#requestId = requestId;
     this.#start = start;
     this.#retriesLeft = route.retries;
+    this.#precise = route.timeoutMs < PRECISE_TIMEOUT_BELOW_MS;
     this.#body = hasBody ? req : null;
     inflight.count++; // until #record
-    res.once('close', this.#onClientClose);
+    // Shared listeners that find the exchange on the response: no closures per request.
+    (res as ExchangeResponse)[EXCHANGE] = this;
+    res.once('close', onClientClose);
   }
 
   /** Counts a body of unknown length (chunked) against the route's limit. */
@@ -135,7 +152,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #arm(): void {
     if (this.#timer) this.#timer.refresh();
-    else this.#timer = setTimeout(this.#onTimeout, this.#route.timeoutMs);
+    else if (this.#precise) this.#timer = setTimeout(onTimeout, this.#route.timeoutMs, this);
   }
 
   #disarm(): void {
@@ -143,10 +160,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#timer = null;
   }
 
-  #onTimeout = (): void => {
+  /** The route timeout ran out (see #arm). */
+  timedOut(): void {
     this.#timer = null;
     this.#abort?.(this.#status === 0 ? HEADERS_TIMEOUT : BODY_TIMEOUT);
-  };
+  }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.#clientGone) {
@@ -170,7 +188,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     // Paused for the client: not the upstream's delay (undici does not time out a paused body either).
     this.#disarm();
-    this.#res.once('drain', this.#onDrain);
+    this.#res.once('drain', onDrain);
     return false;
   }
 
@@ -275,17 +293,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
     });
   }
 
-  #onDrain = (): void => {
+  /** The client socket took the buffered bytes: resume the upstream. */
+  drained(): void {
     const r = this.#resume;
     if (r && !this.#done) {
       this.#arm();
       r();
     }
-  };
+  }
 
-  #onClientClose = (): void => {
+  /** The client connection closed: before the response finished, that aborts the upstream exchange. */
+  clientClosed(): void {
     if (this.#done || this.#res.writableFinished) return;
     this.#clientGone = true;
     if (this.#abort) this.#abort(CLIENT_GONE);
-  };
+  }
+}
+
+function onTimeout(ex: Exchange): void {
+  ex.timedOut();
+}
+
+function onDrain(this: ExchangeResponse): void {
+  this[EXCHANGE]?.drained();
+}
+
+function onClientClose(this: ExchangeResponse): void {
+  this[EXCHANGE]?.clientClosed();
 }

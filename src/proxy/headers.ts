@@ -41,6 +41,17 @@ export interface RequestFacts {
   spanId?: string;
 }
 
+/**
+ * This hop's `forwarded` element for one client connection, kept on the
+ * socket: keep-alive clients send the same Host on every request, so the
+ * string is built (and flattened by undici's check) once per connection.
+ */
+export interface ForwardedMemo {
+  host: string;
+  proto: string;
+  value: string;
+}
+
 /** RFC 3986 reg-name characters (unreserved, sub-delims, '%') by char code. */
 const REG_NAME = new Uint8Array(128);
 for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%") REG_NAME[ch.charCodeAt(0)] = 1;
@@ -112,7 +123,7 @@ function childTraceparent(tp: string): string {
  * request to refuse with 400 (a repeated, empty or malformed Host, or a
  * Transfer-Encoding other than `chunked`); facts.requestId is set either way.
  */
-export function buildRequestHeaders(raw: string[], clientIp: string, proto: string, facts: RequestFacts, trusted = false): string[] | null {
+export function buildRequestHeaders(raw: string[], clientIp: string, proto: string, facts: RequestFacts, trusted = false, memo?: ForwardedMemo): string[] | null {
   const out: string[] = [];
   let xff = '';
   let fwd = '';
@@ -171,10 +182,12 @@ export function buildRequestHeaders(raw: string[], clientIp: string, proto: stri
   out.push('x-forwarded-for', xff ? `${xff}, ${clientIp}` : clientIp);
   out.push('x-forwarded-proto', xfProto || proto);
   if (xfHost || host) out.push('x-forwarded-host', xfHost || host);
-  const forNode = clientIp.includes(':') ? `"[${clientIp}]"` : clientIp;
-  // isValidHost admits no '"' or '\\': the host needs no escaping in a quoted string.
-  const hostPart = host ? `;host="${host}"` : '';
-  const mine = `for=${forNode}${hostPart};proto=${proto}`;
+  let mine: string;
+  if (memo !== undefined && memo.host === host && memo.proto === proto) mine = memo.value;
+  else {
+    mine = forwardedElement(clientIp, host, proto);
+    if (memo !== undefined) (memo.host = host), (memo.proto = proto), (memo.value = mine);
+  }
   out.push('forwarded', fwd ? `${fwd}, ${mine}` : mine);
   if (traceparent) {
     const child = childTraceparent(traceparent);
@@ -186,6 +199,14 @@ export function buildRequestHeaders(raw: string[], clientIp: string, proto: stri
   facts.host = host;
   facts.contentLength = contentLength;
   return out;
+}
+
+/** RFC 7239 element of this hop: `for=<client>;host="<Host>";proto=<proto>`. */
+function forwardedElement(clientIp: string, host: string, proto: string): string {
+  const forNode = clientIp.includes(':') ? `"[${clientIp}]"` : clientIp;
+  // isValidHost admits no '"' or '\\': the host needs no escaping in a quoted string.
+  const hostPart = host ? `;host="${host}"` : '';
+  return `for=${forNode}${hostPart};proto=${proto}`;
 }
 
 /**

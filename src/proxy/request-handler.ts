@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Generation } from '../router/generation.js';
 import { normalizePath, stripPrefix } from '../router/normalize-path.js';
 import { Exchange } from './exchange.js';
-import { buildRequestHeaders, type RequestFacts } from './headers.js';
+import { buildRequestHeaders, type ForwardedMemo, type RequestFacts } from './headers.js';
 import { inflight, TRUSTED_PEER, type ListenerContext } from './limits.js';
 import { sendError } from './respond.js';
 
@@ -30,9 +30,12 @@ export function hostWithoutPort(host: string): string {
   return colon < 0 ? host : host.slice(0, colon);
 }
 
-/** Sockets marked by Listeners when --trust-proxy names their peer. */
+const FORWARDED_MEMO = Symbol('switchyard.forwarded');
+
+/** Sockets marked by Listeners when --trust-proxy names their peer, and their `forwarded` memo. */
 interface MarkedSocket {
   [TRUSTED_PEER]?: boolean;
+  [FORWARDED_MEMO]?: ForwardedMemo;
 }
 
 /**
@@ -50,8 +53,10 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
     return;
   }
   const facts: RequestFacts = { requestId: '', hasBody: false, host: '', contentLength: '' };
-  const trusted = ctx.trustProxy && (req.socket as MarkedSocket)[TRUSTED_PEER] === true;
-  const headers = buildRequestHeaders(raw, req.socket.remoteAddress ?? '', ctx.proto, facts, trusted);
+  const socket = req.socket as typeof req.socket & MarkedSocket;
+  const trusted = ctx.trustProxy && socket[TRUSTED_PEER] === true;
+  const memo = (socket[FORWARDED_MEMO] ??= { host: '', proto: '', value: '' });
+  const headers = buildRequestHeaders(raw, socket.remoteAddress ?? '', ctx.proto, facts, trusted, memo);
   // HTTP/1.1 needs a Host (RFC 9112 §3.2); Node's own check is off so the
   // answer is the JSON error like every other.
   if (headers === null || (facts.host === '' && req.httpVersionMinor !== 0) || req.httpVersionMajor !== 1) {
