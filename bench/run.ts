@@ -17,6 +17,7 @@ import { formatTopSelfTime } from './lib/cpuprofile.js';
 import { closePollSockets } from './lib/gateway.js';
 import { closeAdminSockets, httpRequest } from './lib/http.js';
 import { runLoad, type LoadOptions } from './lib/load.js';
+import { runPaced } from './lib/paced.js';
 import { cpuTotals, machineInfo, stealPct } from './lib/machine.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { cpuTicks, descendants, ticksToMicros, treeTicks } from './lib/proc-cpu.js';
@@ -183,6 +184,8 @@ async function measure(cand: Candidate, ctx: ScenarioContext, round: number, cli
       }
       rec.upstreamCpuMicrosPerReq = ticksToMicros(u1 - u0) / result.responses;
       rec.ok = true;
+      const rate = ctx.scenario.fixedRate;
+      if (rate) rec.fixed = { ...(await runPaced({ ...load, overallRate: rate })), offeredRps: rate };
     } else {
       rec.error = `no responses (errors ${result.errors}, timeouts ${result.timeouts})`;
     }
@@ -202,9 +205,11 @@ function progressLine(scenario: string, rounds: number, r: RunRecord): string {
   const procs = r.procCount && r.procCount > 1 ? `, ${r.procCount} processes` : '';
   const cpu = r.proxyCpuMicrosPerReq === null ? 'cpu —' : `cpu ${r.proxyCpuMicrosPerReq.toFixed(1)} µs/${r.unit ?? 'req'} (${r.proxyCpuPct} % core${procs})`;
   const unit = r.unit ?? 'req';
+  const f = r.fixed;
+  const fixed = f ? `  | at ${f.offeredRps} ${unit}/s: p50 ${f.p50Ms.toFixed(2)} ms p99 ${f.p99Ms.toFixed(2)} ms err ${f.errors}/${f.non2xx}` : '';
   return (
     `${head} ${Math.round(l.rps).toLocaleString('en-US').padStart(7)} ${unit}/s  p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  ` +
-    `err ${l.errors}/${l.non2xx}  ${cpu}  loadgen ${r.loadgenCpuPct} %  steal ${r.stealPct} %  start ${r.startMs} ms`
+    `err ${l.errors}/${l.non2xx}  ${cpu}  loadgen ${r.loadgenCpuPct} %  steal ${r.stealPct} %  start ${r.startMs} ms${fixed}`
   );
 }
 

@@ -21,6 +21,8 @@ export interface RunRecord {
   /** Measured window, CLOCK_MONOTONIC µs (process.hrtime; V8 profiles use the same clock). */
   windowUs?: [number, number];
   load?: LoadResult;
+  /** The run at the scenario's fixed offered rate (Scenario.fixedRate), after the measured one. */
+  fixed?: LoadResult & { offeredRps: number };
   /** Proxy process CPU (utime+stime, its live children included) per response, µs; null for direct. */
   proxyCpuMicrosPerReq: number | null;
   /** Proxy CPU as % of one core over the measured window. */
@@ -117,6 +119,40 @@ export function markdownTable(rows: CandidateSummary[], unit = 'req'): string {
     out.push(
       `| ${name} | ${int(r.rps)} | ${fix(r.p50Ms, 2)} | ${fix(r.p99Ms, 2)} | ${r.rounds ? `${r.errors} / ${r.non2xx}` : dash} | ${fix(r.cpuMicrosPerReq, 1)} | ` +
         `${fix(r.rpsVsDirect, 2)} | ${fix(r.rpsVsBare, 2)} | ${fix(r.cpuVsBare, 2)} | ${r.candidate === DIRECT ? dash : signed(r.p99OverDirectMs, 2)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** p99 of a's fixed-rate run minus b's, same round (median over rounds); NaN without both. */
+export function fixedP99Over(runs: RunRecord[], a: string, b: string): number {
+  const vals: number[] = [];
+  for (const ra of runs) {
+    if (ra.candidate !== a || !ra.fixed) continue;
+    const rb = runs.find((x) => x.candidate === b && x.round === ra.round && x.fixed);
+    if (rb) vals.push(ra.fixed.p99Ms - rb.fixed!.p99Ms);
+  }
+  return median(vals);
+}
+
+/** The fixed-rate runs (Scenario.fixedRate): latency at a load every candidate carries. */
+export function fixedRateTable(runs: RunRecord[], candidates: string[], unit = 'req'): string {
+  const withFixed = runs.filter((r) => r.fixed);
+  if (withFixed.length === 0) return '';
+  const rate = withFixed[0]!.fixed!.offeredRps;
+  const out = [
+    `Latency at a fixed offered rate: ${rate.toLocaleString('en-US')} ${unit}/s over the same connections, right after each measured run (medians over rounds):`,
+    '',
+    `| candidate | ${unit}/s answered | p50 ms | p90 ms | p99 ms | max ms | errors / non-2xx | p99 − direct ms |`,
+    '| --- | --: | --: | --: | --: | --: | --: | --: |',
+  ];
+  for (const c of candidates) {
+    const mine = withFixed.filter((r) => r.candidate === c).map((r) => r.fixed!);
+    if (mine.length === 0) continue;
+    const m = (f: (x: LoadResult) => number) => median(mine.map(f));
+    out.push(
+      `| ${c} | ${int(m((x) => x.rps))} | ${fix(m((x) => x.p50Ms), 2)} | ${fix(m((x) => x.p90Ms), 2)} | ${fix(m((x) => x.p99Ms), 2)} | ${fix(m((x) => x.maxMs), 2)} | ` +
+        `${mine.reduce((a, x) => a + x.errors, 0)} / ${mine.reduce((a, x) => a + x.non2xx, 0)} | ${c === DIRECT ? dash : signed(fixedP99Over(runs, c, DIRECT), 2)} |`,
     );
   }
   return out.join('\n');

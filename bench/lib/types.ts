@@ -84,6 +84,12 @@ export interface Scenario {
   readonly load?: (opts: LoadOptions) => Promise<LoadResult>;
   /** Check of one response before the warm-up instead of the default (200 and the upstream's body size). */
   readonly check?: (url: string, path: string) => Promise<void>;
+  /**
+   * After each measured run, a second one at this fixed offered rate (req/s
+   * over all connections, paced: lib/paced.ts): latency at a load every candidate carries, where
+   * p99 shows what the proxy adds rather than queueing at saturation.
+   */
+  readonly fixedRate?: number;
   /** Acceptance targets computed from the results. */
   readonly checks?: (summary: CandidateSummary[], runs: RunRecord[]) => Check[];
   /** Extra markdown under the main table (derived figures). */
