@@ -45,6 +45,21 @@ export interface LoadResult {
   loadgenCpuMicros: number;
 }
 
+/** Rates and latency percentiles of `n` responses (`ok` of them 2xx) with latencies `lat` (ms, unsorted), over `elapsedS`. */
+export function rateAndLatency(lat: Float64Array, n: number, ok: number, elapsedS: number): Pick<LoadResult, 'responses' | 'elapsedS' | 'rps' | 'rps2xx' | 'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs'> {
+  const sorted = lat.subarray(0, n).sort();
+  return {
+    responses: n,
+    elapsedS,
+    rps: n / elapsedS,
+    rps2xx: ok / elapsedS,
+    p50Ms: percentile(sorted, 50),
+    p90Ms: percentile(sorted, 90),
+    p99Ms: percentile(sorted, 99),
+    maxMs: n > 0 ? sorted[n - 1]! : NaN,
+  };
+}
+
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let lat = new Float64Array(1 << 16);
   let n = 0;
@@ -80,16 +95,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   });
   const cpu = process.cpuUsage(cpu0);
   const elapsedS = Number((n > 0 ? tLast : process.hrtime.bigint()) - t0) / 1e9;
-  const sorted = lat.subarray(0, n).sort();
   return {
-    responses: n,
-    elapsedS,
-    rps: n / elapsedS,
-    rps2xx: ok / elapsedS,
-    p50Ms: percentile(sorted, 50),
-    p90Ms: percentile(sorted, 90),
-    p99Ms: percentile(sorted, 99),
-    maxMs: n > 0 ? sorted[n - 1]! : NaN,
+    ...rateAndLatency(lat, n, ok, elapsedS),
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,

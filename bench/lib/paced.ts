@@ -7,8 +7,7 @@
 // overallRate sends each connection's whole per-second budget at the start of
 // every second: bursts, not a rate.
 import { Client, type Dispatcher } from 'undici';
-import type { LoadOptions, LoadResult } from './load.js';
-import { percentile } from './stats.js';
+import { rateAndLatency, type LoadOptions, type LoadResult } from './load.js';
 
 const TICK_MS = 1;
 
@@ -80,16 +79,8 @@ async function pace(clients: Client[], opts: LoadOptions & { overallRate: number
   await finished;
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const sorted = lat.subarray(0, done).sort();
   return {
-    responses: done,
-    elapsedS,
-    rps: done / elapsedS,
-    rps2xx: ok / elapsedS,
-    p50Ms: percentile(sorted, 50),
-    p90Ms: percentile(sorted, 90),
-    p99Ms: percentile(sorted, 99),
-    maxMs: sorted[done - 1] ?? NaN,
+    ...rateAndLatency(lat, done, ok, elapsedS),
     errors,
     timeouts,
     non2xx: done - ok - errors,
