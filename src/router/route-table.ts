@@ -30,28 +30,37 @@ const MARKER = -2; // slot of a segment prefix that is no route path itself
 const DIRECT = -3; // slot value DIRECT - i: the path's routes always resolve to routes[i]
 
 /** A route compiled for lookup; copied out of the route so later mutation can't leak in. */
-interface Entry<R> {
-  readonly route: R;
-  readonly index: number; // in RouteTable.routes
+interface Entry {
+  readonly index: number; // in RouteTable.#routes
   readonly id: string;
   readonly port: number; // ANY_PORT when unset
   readonly hostRank: number;
+  /** Normalised host ('' for none; '*.x.com' for a wildcard). */
+  readonly host: string;
   readonly methods: ReadonlySet<string> | null;
 }
 
-/** Routes sharing one match.path, grouped by host kind, each list in tie-break order. */
-interface Bucket<R> {
-  exact: Map<string, Entry<R>[]> | null; // lower-cased host -> entries
-  wild: Map<string, Entry<R>[]> | null; // '.example.com' -> entries of '*.example.com'
-  any: Entry<R>[];
+/** Routes sharing one match.path, grouped by host kind, each list in tie-break order. Never mutated once built. */
+interface Bucket {
+  exact: Map<string, Entry[]> | null; // lower-cased host -> entries
+  wild: Map<string, Entry[]> | null; // '.example.com' -> entries of '*.example.com'
+  any: Entry[];
 }
 
 /** Stands for "no route" in the cache (lru-cache values can't be null). */
 const MISS = Symbol('miss');
 
+/** What RouteTable.update() hands its constructor (module-private: not constructible outside). */
+class Derivation<R extends Matchable> {
+  constructor(
+    readonly prev: RouteTable<R>,
+    readonly remove: readonly Matchable[],
+    readonly add: readonly R[],
+    readonly rebind: ((route: R) => R) | null,
+  ) {}
+}
+
 export class RouteTable<R extends Matchable> {
-  /** The routes as given, frozen copy. */
-  readonly routes: readonly R[];
   // Path index: open addressing over the distinct normalised route paths
   // plus, as markers, every segment prefix of them ('/a' and '/a/b' for
   // '/a/b/c'). A lookup walks the request path left to right, hashing as it
@@ -59,100 +68,79 @@ export class RouteTable<R extends Matchable> {
   // neither a route path nor a marker: no route path can extend it. So a
   // lookup costs about (depth of the matching route + 1) probes.
   // Slot j is 4 ints [hash, length, offset of the path in #blob, target]
-  // where target is a bucket index, DIRECT - route index (the bucket's best
-  // route has no port/host/method constraint, so it wins every request), MARKER
+  // where target is a bucket index, DIRECT - route index (the path's only
+  // route, with no port/host/method constraint: it wins every request), MARKER
   // or EMPTY. Paths sit in one flat string. A probe touches one or two cache
   // lines and a DIRECT hit no per-route object (with 100k routes memory
   // latency dominates lookups).
-  #buckets: Bucket<R>[] = [];
-  #blob: string;
+  //
+  // update() derives a table from this one for a few changed routes without
+  // rebuilding: slots, buckets and routes are copied (flat arrays), changed
+  // paths get new buckets, new paths are appended to the blob, and a path
+  // that lost its last route becomes a marker (a marker only makes a lookup
+  // walk on, so a stale one is harmless). Freed route indices are reused;
+  // once stale slots and holes add up, update() builds afresh.
+  #routes: (R | undefined)[] = [];
+  /** Indices of #routes left empty by removed routes (reused by later updates). */
+  #free: number[] = [];
+  /** Routes whose path can never match (not normalisable): kept for `routes`, not indexed. */
+  #unindexed: R[] = [];
+  #buckets: (Bucket | null)[] = [];
+  #blob = '';
   #slots!: Int32Array; // load factor <= 0.7
   #mask = 0;
   #used = 0;
+  /** Slots and route indices left stale by updates; a full build clears them. */
+  #stale = 0;
   /** slashLen[k] === 1 when a route path of length k ends in '/': skips most '/a/' probes. */
-  #slashLen: Uint8Array;
-  #ports = new Set<number>();
+  #slashLen: Uint8Array = new Uint8Array(1);
+  #portCount = new Map<number, number>();
+  #ports: ReadonlySet<number> = new Set();
   #cache: LRUCache<string, R | typeof MISS> | null;
+  #cacheMax: number;
+  #methodSets: Map<string, ReadonlySet<string>>; // interned: many routes share ['GET'] etc.
+  #list: readonly R[] | null = null;
 
-  constructor(routes: readonly R[], opts: { cacheSize?: number } = {}) {
-    this.routes = Object.freeze(routes.slice());
-    const methodSets = new Map<string, ReadonlySet<string>>(); // interned: many routes share ['GET'] etc.
-    const byPath = new Map<string, Bucket<R>>();
-    let maxLen = 0;
-    for (let index = 0; index < this.routes.length; index++) {
-      const route = this.routes[index]!;
-      const m = route.match;
-      if (m.port !== undefined) this.#ports.add(m.port);
-      let methods: ReadonlySet<string> | null = null;
-      if (m.methods && m.methods.length > 0) {
-        const up = m.methods.map((x) => x.toUpperCase());
-        const k = up.join(' ');
-        methods = methodSets.get(k) ?? new Set(up);
-        methodSets.set(k, methods);
-      }
-      const host = m.host ? normHost(m.host) : '';
-      const wild = host.startsWith('*.');
-      const e: Entry<R> = {
-        route,
-        index,
-        id: route.id,
-        port: m.port ?? ANY_PORT,
-        hostRank: host === '' ? HOST_ANY : wild ? HOST_WILD : HOST_EXACT,
-        methods,
-      };
-      // Index by the normalised route path so it compares like request paths.
-      const key = normalizePath(m.path) ?? m.path;
-      let b = byPath.get(key);
-      if (b === undefined) {
-        b = { exact: null, wild: null, any: [] };
-        byPath.set(key, b);
-        if (key.length > maxLen) maxLen = key.length;
-      }
-      if (e.hostRank === HOST_ANY) b.any.push(e);
-      else if (wild) push((b.wild ??= new Map()), host.slice(1), e);
-      else push((b.exact ??= new Map()), host, e);
+  constructor(routes: readonly R[], opts: { cacheSize?: number; derive?: Derivation<R> } = {}) {
+    this.#cacheMax = Math.floor(opts.cacheSize ?? DEFAULT_CACHE);
+    this.#cache = this.#cacheMax > 0 ? new LRUCache({ max: this.#cacheMax }) : null;
+    const d = opts.derive;
+    this.#methodSets = d ? d.prev.#methodSets : new Map();
+    if (d) this.#derive(d);
+    else this.#build(routes);
+  }
+
+  /**
+   * A new table: this one without the routes of `remove` (by id; their
+   * match must be the one they were added with) and with those of `add`.
+   * `rebind`, when given, replaces every kept route by rebind(route), which
+   * must keep its id and match (e.g. the same route bound to a new upstream
+   * object). This table stays as it is. Costs about a copy of the flat
+   * arrays plus the changed paths, instead of a full build.
+   */
+  update(remove: readonly Matchable[], add: readonly R[], rebind: ((route: R) => R) | null = null): RouteTable<R> {
+    const changes = remove.length + add.length;
+    if (changes > Math.max(64, this.size / 8) || (this.#stale > 1024 && this.#stale > this.size / 4)) {
+      // Many changes, or much left stale: build afresh.
+      const gone = new Set(remove.map((m) => m.id));
+      const kept = this.routes.filter((r) => !gone.has(r.id));
+      return new RouteTable(rebind ? kept.map(rebind).concat(add) : kept.concat(add), { cacheSize: this.#cacheMax });
     }
-    this.#slashLen = new Uint8Array(maxLen + 1);
-    const keys: string[] = [];
-    const targets: number[] = [];
-    let bound = 0; // route paths + their inner '/': at least the number of slots needed
-    for (const [key, b] of byPath) {
-      if (key.charCodeAt(0) !== SLASH) continue; // not normalisable: can never match
-      b.any.sort(compare);
-      if (b.exact) for (const l of b.exact.values()) l.sort(compare);
-      if (b.wild) for (const l of b.wild.values()) l.sort(compare);
-      // Exact/wildcard or port-set entries would sort before an unconstrained head.
-      const head = b.any[0];
-      const direct =
-        b.exact === null && b.wild === null && head !== undefined && head.port === ANY_PORT && head.methods === null;
-      targets.push(direct ? DIRECT - head.index : this.#buckets.push(b) - 1);
-      keys.push(key);
-      if (key.charCodeAt(key.length - 1) === SLASH) this.#slashLen[key.length] = 1;
-      for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) === SLASH) bound++;
-    }
-    this.#resize(bound); // an upper bound: shared prefixes are counted once below
-    this.#blob = keys.join(''); // flat
-    // Route paths first, then a marker for each segment prefix not yet in;
-    // a marker's text is the start of its route path in #blob.
-    for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) {
-      this.#insert(hash(keys[k]!), keys[k]!.length, off, targets[k]!);
-    }
-    for (let k = 0, off = 0; k < keys.length; off += keys[k]!.length, k++) {
-      const key = keys[k]!;
-      let h = FNV_OFFSET;
-      for (let i = 0; i < key.length; i++) {
-        const c = key.charCodeAt(i);
-        if (c === SLASH && i > 0 && this.#find(key, i, h) === EMPTY) this.#insert(h, i, off, MARKER);
-        h = Math.imul(h ^ c, FNV_PRIME);
-      }
-    }
-    this.#resize(this.#used);
-    const max = Math.floor(opts.cacheSize ?? DEFAULT_CACHE);
-    this.#cache = max > 0 ? new LRUCache({ max }) : null;
+    return new RouteTable<R>([], { cacheSize: this.#cacheMax, derive: new Derivation(this, remove, add, rebind) });
   }
 
   get size(): number {
-    return this.routes.length;
+    return this.#routes.length - this.#free.length + this.#unindexed.length;
+  }
+
+  /** The routes in the table (frozen). */
+  get routes(): readonly R[] {
+    if (this.#list === null) {
+      const out: R[] = [];
+      for (const r of this.#routes) if (r !== undefined) out.push(r);
+      this.#list = Object.freeze(out.concat(this.#unindexed));
+    }
+    return this.#list;
   }
 
   /** Entries in the lookup cache now (0 when disabled). */
@@ -164,6 +152,210 @@ export class RouteTable<R extends Matchable> {
   ports(): ReadonlySet<number> {
     return this.#ports;
   }
+
+  #build(routes: readonly R[]): void {
+    const byPath = new Map<string, Entry[]>();
+    let maxLen = 0;
+    for (const route of routes) {
+      this.#countPort(route, 1);
+      // Index by the normalised route path so it compares like request paths.
+      const key = keyOf(route);
+      if (key === null) {
+        this.#unindexed.push(route);
+        continue;
+      }
+      const e = this.#entry(route, this.#routes.push(route) - 1);
+      const list = byPath.get(key);
+      if (list === undefined) {
+        byPath.set(key, [e]);
+        if (key.length > maxLen) maxLen = key.length;
+      } else list.push(e);
+    }
+    this.#ports = new Set(this.#portCount.keys());
+    this.#slashLen = new Uint8Array(maxLen + 1);
+    const keys: string[] = [];
+    const targets: number[] = [];
+    let bound = 0; // route paths + their inner '/': at least the number of slots needed
+    for (const [key, list] of byPath) {
+      targets.push(this.#targetOf(list));
+      keys.push(key);
+      if (key.charCodeAt(key.length - 1) === SLASH) this.#slashLen[key.length] = 1;
+      bound += slashes(key);
+    }
+    this.#resize(bound); // an upper bound: shared prefixes are counted once below
+    this.#blob = keys.join(''); // flat
+    this.#insertPaths(keys, targets, 0);
+    this.#resize(this.#used);
+  }
+
+  /**
+   * Route paths first, then a marker for each segment prefix not yet in; a
+   * marker's text is the start of its route path in #blob. keys[k] sits at
+   * `off` + the lengths before it.
+   */
+  #insertPaths(keys: readonly string[], targets: readonly number[], off: number): void {
+    for (let k = 0, o = off; k < keys.length; o += keys[k]!.length, k++) {
+      this.#insert(hash(keys[k]!), keys[k]!.length, o, targets[k]!);
+    }
+    for (let k = 0, o = off; k < keys.length; o += keys[k]!.length, k++) {
+      const key = keys[k]!;
+      let h = FNV_OFFSET;
+      for (let i = 0; i < key.length; i++) {
+        const c = key.charCodeAt(i);
+        if (c === SLASH && i > 0 && this.#find(key, i, h) === EMPTY) this.#insert(h, i, o, MARKER);
+        h = Math.imul(h ^ c, FNV_PRIME);
+      }
+    }
+  }
+
+  /** The slot target for the routes of one path: DIRECT for a lone unconstrained route, else a new bucket. */
+  #targetOf(list: Entry[], reuse = -1): number {
+    if (list.length === 1) {
+      const e = list[0]!;
+      if (e.hostRank === HOST_ANY && e.port === ANY_PORT && e.methods === null) return DIRECT - e.index;
+    }
+    if (reuse < 0) return this.#buckets.push(bucketOf(list)) - 1;
+    this.#buckets[reuse] = bucketOf(list);
+    return reuse;
+  }
+
+  #derive(d: Derivation<R>): void {
+    const prev = d.prev;
+    const rebind = d.rebind;
+    this.#routes = rebind ? prev.#routes.map((r) => (r === undefined ? r : rebind(r))) : prev.#routes.slice();
+    this.#unindexed = rebind ? prev.#unindexed.map(rebind) : prev.#unindexed.slice();
+    this.#free = prev.#free.slice();
+    this.#buckets = prev.#buckets.slice();
+    this.#portCount = new Map(prev.#portCount);
+    this.#stale = prev.#stale;
+    // The changes, by path.
+    const byKey = new Map<string, { gone: Set<string>; added: R[] }>();
+    const at = (key: string) => {
+      let c = byKey.get(key);
+      if (c === undefined) byKey.set(key, (c = { gone: new Set(), added: [] }));
+      return c;
+    };
+    for (const m of d.remove) {
+      this.#countPort(m, -1);
+      const key = keyOf(m);
+      if (key === null) this.#unindexed = this.#unindexed.filter((r) => r.id !== m.id);
+      else at(key).gone.add(m.id);
+    }
+    for (const r of d.add) {
+      this.#countPort(r, 1);
+      const key = keyOf(r);
+      if (key === null) this.#unindexed.push(r);
+      else at(key).added.push(r);
+    }
+    this.#ports = new Set(this.#portCount.keys());
+    // Slots: copied, or rehashed into a larger array when the new paths may not fit.
+    let bound = prev.#used;
+    for (const key of byKey.keys()) bound += slashes(key);
+    this.#blob = prev.#blob;
+    this.#mask = prev.#mask;
+    this.#used = prev.#used;
+    let cap = prev.#mask + 1;
+    if (bound > cap * 0.7) {
+      this.#slots = prev.#slots; // read by #resize, which allocates a new array
+      this.#resize(bound);
+    } else this.#slots = prev.#slots.slice();
+    let slashLen = prev.#slashLen;
+    const newKeys: string[] = [];
+    const newTargets: number[] = [];
+    for (const [key, c] of byKey) {
+      const h = hash(key);
+      const j = this.#slotOf(key, h);
+      const old = j === -1 ? MARKER : this.#slots[j + 3]!;
+      const list = this.#entriesOf(old).filter((e) => {
+        if (!c.gone.has(e.id)) return true;
+        this.#routes[e.index] = undefined;
+        this.#free.push(e.index);
+        this.#stale++;
+        return false;
+      });
+      for (const r of c.added) {
+        const index = this.#free.pop() ?? this.#routes.length;
+        if (index !== this.#routes.length) this.#stale--;
+        this.#routes[index] = r;
+        list.push(this.#entry(r, index));
+      }
+      if (old >= 0) this.#buckets[old] = null;
+      const target = list.length === 0 ? MARKER : this.#targetOf(list, old);
+      if (target === MARKER && old !== MARKER) this.#stale++;
+      if (j !== -1) this.#slots[j + 3] = target;
+      else if (target !== MARKER) {
+        newKeys.push(key);
+        newTargets.push(target);
+      }
+      if (target !== MARKER && key.charCodeAt(key.length - 1) === SLASH && slashLen[key.length] !== 1) {
+        if (slashLen === prev.#slashLen || slashLen.length <= key.length) {
+          const grown = new Uint8Array(Math.max(slashLen.length, key.length + 1));
+          grown.set(slashLen);
+          slashLen = grown;
+        }
+        slashLen[key.length] = 1;
+      }
+    }
+    this.#slashLen = slashLen;
+    if (newKeys.length > 0) {
+      const off = this.#blob.length;
+      this.#blob = this.#blob + newKeys.join('');
+      this.#insertPaths(newKeys, newTargets, off);
+    }
+  }
+
+  /** The entries of a slot target, as a fresh list. */
+  #entriesOf(target: number): Entry[] {
+    if (target <= DIRECT) return [this.#entry(this.#routes[DIRECT - target]!, DIRECT - target)];
+    if (target < 0) return [];
+    const b = this.#buckets[target]!;
+    const out = b.any.slice();
+    if (b.exact) for (const l of b.exact.values()) out.push(...l);
+    if (b.wild) for (const l of b.wild.values()) out.push(...l);
+    return out;
+  }
+
+  /** The slot (index into #slots) holding exactly the path `key` (hash h), route path or marker; -1 if none. */
+  #slotOf(key: string, h: number): number {
+    const slots = this.#slots;
+    const blob = this.#blob;
+    const len = key.length;
+    for (let j = (h & this.#mask) * 4; ; j = (j + 4) & (this.#mask * 4 + 3)) {
+      if (slots[j + 3] === EMPTY) return -1;
+      if (slots[j] !== h || slots[j + 1] !== len) continue;
+      if (blob.startsWith(key, slots[j + 2]!)) return j;
+    }
+  }
+
+  #entry(route: Matchable, index: number): Entry {
+    const m = route.match;
+    let methods: ReadonlySet<string> | null = null;
+    if (m.methods && m.methods.length > 0) {
+      const up = m.methods.map((x) => x.toUpperCase());
+      const k = up.join(' ');
+      methods = this.#methodSets.get(k) ?? new Set(up);
+      this.#methodSets.set(k, methods);
+    }
+    const host = m.host ? normHost(m.host) : '';
+    const wild = host.startsWith('*.');
+    return {
+      index,
+      id: route.id,
+      port: m.port ?? ANY_PORT,
+      hostRank: host === '' ? HOST_ANY : wild ? HOST_WILD : HOST_EXACT,
+      host,
+      methods,
+    };
+  }
+
+  #countPort(route: Matchable, by: 1 | -1): void {
+    const p = route.match.port;
+    if (p === undefined) return;
+    const n = (this.#portCount.get(p) ?? 0) + by;
+    if (n > 0) this.#portCount.set(p, n);
+    else this.#portCount.delete(p);
+  }
+
 
   /**
    * `path` must already be normalised (normalizePath); `host` is the Host
@@ -224,9 +416,9 @@ export class RouteTable<R extends Matchable> {
     }
     while (k > 0) {
       const b = found[--k]!;
-      if (b <= DIRECT) return this.routes[DIRECT - b]!;
+      if (b <= DIRECT) return this.#routes[DIRECT - b]!;
       const e = pick(this.#buckets[b]!, port, host, method);
-      if (e !== null) return e.route;
+      if (e !== null) return this.#routes[e.index]!;
     }
     return null;
   }
@@ -281,6 +473,35 @@ export class RouteTable<R extends Matchable> {
   }
 }
 
+/** A route's path as the index holds it (normalised like request paths), or null when it can never match. */
+function keyOf(route: Matchable): string | null {
+  const key = normalizePath(route.match.path) ?? route.match.path;
+  return key.charCodeAt(0) === SLASH ? key : null;
+}
+
+function slashes(key: string): number {
+  let n = 0;
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) === SLASH) n++;
+  return n;
+}
+
+/** The routes of one path as a bucket: grouped by host kind, each list sorted. */
+function bucketOf(list: readonly Entry[]): Bucket {
+  const b: Bucket = { exact: null, wild: null, any: [] };
+  for (const e of list) {
+    if (e.hostRank === HOST_ANY) b.any.push(e);
+    else {
+      const host = e.host;
+      if (e.hostRank === HOST_WILD) push((b.wild ??= new Map()), host.slice(1), e);
+      else push((b.exact ??= new Map()), host, e);
+    }
+  }
+  b.any.sort(compare);
+  if (b.exact) for (const l of b.exact.values()) l.sort(compare);
+  if (b.wild) for (const l of b.wild.values()) l.sort(compare);
+  return b;
+}
+
 // FNV-1a over UTF-16 code units; the same function indexes route paths and probes.
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
@@ -300,7 +521,7 @@ function grow(used: number): Int32Array {
 }
 
 /** Best applicable entry of a bucket: each group's first fit, then the tie-break across groups. */
-function pick<R>(b: Bucket<R>, port: number, host: string, method: string): Entry<R> | null {
+function pick(b: Bucket, port: number, host: string, method: string): Entry | null {
   let best = first(b.any, port, method);
   if (host === '') return best;
   if (b.exact !== null) {
@@ -317,7 +538,7 @@ function pick<R>(b: Bucket<R>, port: number, host: string, method: string): Entr
   return best;
 }
 
-function first<R>(list: Entry<R>[] | undefined, port: number, method: string): Entry<R> | null {
+function first(list: Entry[] | undefined, port: number, method: string): Entry | null {
   if (list === undefined) return null;
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
@@ -329,7 +550,7 @@ function first<R>(list: Entry<R>[] | undefined, port: number, method: string): E
 }
 
 /** Tie-break order among routes of one path: port set, host rank, id. */
-function compare<R>(a: Entry<R>, b: Entry<R>): number {
+function compare(a: Entry, b: Entry): number {
   const pa = a.port === ANY_PORT ? 1 : 0;
   const pb = b.port === ANY_PORT ? 1 : 0;
   if (pa !== pb) return pa - pb;
@@ -337,7 +558,7 @@ function compare<R>(a: Entry<R>, b: Entry<R>): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-function push<R>(m: Map<string, Entry<R>[]>, k: string, e: Entry<R>): void {
+function push(m: Map<string, Entry[]>, k: string, e: Entry): void {
   const l = m.get(k);
   if (l === undefined) m.set(k, [e]);
   else l.push(e);
