@@ -34,8 +34,9 @@ import type { ResourceKind } from '../resources.js';
 import { etcdClientOptions, isAuthError, isUnreachable, prefixEnd } from './etcd-client.js';
 import {
   ConflictError, NotFoundError, PreconditionFailedError, StoreError, StoreUnavailableError, routeUpstreamOf,
-  type Store, type StoredEntry, type StoreSnapshot, type WriteOptions,
+  type SnapshotChanges, type Store, type StoredEntry, type StoreSnapshot, type WriteOptions,
 } from './store.js';
+import { OverlayMap } from './overlay-map.js';
 
 export interface EtcdStoreLogger {
   info(obj: object, msg: string): void;
@@ -83,37 +84,8 @@ export function parseEtcdUri(uri: string): { endpoints: string[]; tls: boolean }
   return { endpoints, tls };
 }
 
-/** A Map that refuses changes once sealed: emitted snapshots are shared by every consumer. */
-class SnapshotMap<K, V> extends Map<K, V> {
-  #sealed = false;
-  static copyOf<K, V>(from: ReadonlyMap<K, V>): SnapshotMap<K, V> {
-    const m = new SnapshotMap<K, V>();
-    for (const [k, v] of from) m.set(k, v);
-    return m;
-  }
-  seal(): this {
-    this.#sealed = true;
-    return this;
-  }
-  override set(k: K, v: V): this {
-    if (this.#sealed) throw new TypeError('store snapshots are immutable');
-    return super.set(k, v);
-  }
-  override delete(k: K): boolean {
-    if (this.#sealed) throw new TypeError('store snapshots are immutable');
-    return super.delete(k);
-  }
-  override clear(): void {
-    if (this.#sealed) throw new TypeError('store snapshots are immutable');
-    super.clear();
-  }
-}
-
-type EntryMap = SnapshotMap<string, StoredEntry>;
-const EMPTY: ReadonlyMap<string, StoredEntry> = new SnapshotMap<string, StoredEntry>().seal();
-
-function snapshotOf(revision: number, routes: ReadonlyMap<string, StoredEntry>, upstreams: ReadonlyMap<string, StoredEntry>): StoreSnapshot {
-  return Object.freeze({ revision, routes, upstreams });
+function snapshotOf(revision: number, routes: ReadonlyMap<string, StoredEntry>, upstreams: ReadonlyMap<string, StoredEntry>, changes?: SnapshotChanges): StoreSnapshot {
+  return Object.freeze(changes ? { revision, routes, upstreams, changes } : { revision, routes, upstreams });
 }
 
 function sameEntries(a: ReadonlyMap<string, StoredEntry>, b: ReadonlyMap<string, StoredEntry>): boolean {
@@ -142,10 +114,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Watch events not yet in a snapshot: per kind, id -> new entry or undefined (deleted). */
 interface Pending {
   revision: number;
-  routes: EntryMap | null; // null = unchanged since #state
-  upstreams: EntryMap | null;
+  routes: Map<string, StoredEntry | undefined> | null; // null = unchanged since #state
+  upstreams: Map<string, StoredEntry | undefined> | null;
 }
 
 const quietLogger: EtcdStoreLogger = { info() {}, warn() {}, error() {} };
@@ -471,12 +444,12 @@ export class EtcdStore implements Store {
   /** Everything at one revision: a single range read. */
   async #readAll(): Promise<StoreSnapshot> {
     const res = await this.#call('load', (o) => this.#client.kv.range({ key: this.#rangeStart, range_end: this.#rangeEnd }, o), true);
-    const maps = { routes: new SnapshotMap<string, StoredEntry>(), upstreams: new SnapshotMap<string, StoredEntry>() };
+    const maps = { routes: new Map<string, StoredEntry>(), upstreams: new Map<string, StoredEntry>() };
     for (const kv of res.kvs) {
       const k = this.#parseKey(kv.key);
       if (k) maps[k.kind].set(k.id, Object.freeze({ id: k.id, raw: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
     }
-    return snapshotOf(Number(res.header.revision), maps.routes.seal(), maps.upstreams.seal());
+    return snapshotOf(Number(res.header.revision), OverlayMap.of(maps.routes), OverlayMap.of(maps.upstreams));
   }
 
   /** Takes a full read as the new state if it is newer than what the watch has; delivers it if it differs. */
@@ -521,7 +494,8 @@ export class EtcdStore implements Store {
   #deliver(snap: StoreSnapshot): void {
     if (!this.#listeners.size) return;
     const last = this.#delivered;
-    if (last && (snap.revision <= last.revision || (sameEntries(snap.routes, last.routes) && sameEntries(snap.upstreams, last.upstreams)))) return;
+    // A snapshot from watch events (`changes`) differs from the last by construction; a full read is compared.
+    if (last && (snap.revision <= last.revision || (!snap.changes && sameEntries(snap.routes, last.routes) && sameEntries(snap.upstreams, last.upstreams)))) return;
     this.#delivered = snap;
     for (const l of [...this.#listeners]) {
       try {
@@ -545,9 +519,9 @@ export class EtcdStore implements Store {
       const k = this.#parseKey(ev.kv.key);
       if (!k) continue;
       const p = (this.#pending ??= { revision: cur, routes: null, upstreams: null });
-      const map = (p[k.kind] ??= SnapshotMap.copyOf(state[k.kind]));
-      if (String(ev.type).toLowerCase() === 'delete') map.delete(k.id);
-      else map.set(k.id, Object.freeze({ id: k.id, raw: ev.kv.value.toString('utf8'), modRevision: rev }));
+      const changes = (p[k.kind] ??= new Map());
+      if (String(ev.type).toLowerCase() === 'delete') changes.set(k.id, undefined);
+      else changes.set(k.id, Object.freeze({ id: k.id, raw: ev.kv.value.toString('utf8'), modRevision: rev }));
       p.revision = rev;
     }
     if (this.#pending && !this.#flushQueued) {
@@ -564,7 +538,13 @@ export class EtcdStore implements Store {
     const state = this.#state;
     if (!p || !state || this.#closed) return;
     this.#pending = null;
-    this.#setState(snapshotOf(p.revision, p.routes?.seal() ?? state.routes, p.upstreams?.seal() ?? state.upstreams));
+    // Only the changed entries are copied (OverlayMap): a 100 000-entry map per watch response made bulk loads quadratic.
+    const next = (kind: ResourceKind) => {
+      const changes = p[kind];
+      return changes ? OverlayMap.of(state[kind]).with(changes) : state[kind];
+    };
+    const changes: SnapshotChanges = { baseRevision: state.revision, routes: new Set(p.routes?.keys()), upstreams: new Set(p.upstreams?.keys()) };
+    this.#setState(snapshotOf(p.revision, next('routes'), next('upstreams'), changes));
   }
 
   // ---- watch loop ------------------------------------------------------------

@@ -17,6 +17,18 @@ export interface StoreSnapshot {
   readonly revision: number;
   readonly routes: ReadonlyMap<string, StoredEntry>;
   readonly upstreams: ReadonlyMap<string, StoredEntry>;
+  /**
+   * Optional hint: this snapshot is the one at `baseRevision` with only
+   * these ids changed (put or deleted). Lets a consumer that applied that
+   * snapshot look at the changes alone instead of every entry.
+   */
+  readonly changes?: SnapshotChanges;
+}
+
+export interface SnapshotChanges {
+  readonly baseRevision: number;
+  readonly routes: ReadonlySet<string>;
+  readonly upstreams: ReadonlySet<string>;
 }
 
 export interface WriteOptions {
