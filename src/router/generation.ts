@@ -18,6 +18,8 @@ export interface Generation {
   readonly table: RouteTable<CompiledRoute>;
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
   readonly routeStatus: ReadonlyMap<string, RouteStatus>;
+  /** Routes whose stored value is invalid (their last good version, if any, serves). */
+  readonly routeErrors: ReadonlyMap<string, ConfigErrorDetail[]>;
   readonly upstreamErrors: ReadonlyMap<string, ConfigErrorDetail[]>;
   /** The last valid version of every entry, kept when a newer one is invalid. */
   readonly goodRoutes: ReadonlyMap<string, GoodEntry<RouteSpec>>;
