@@ -12,7 +12,10 @@
 //   Targets: 0 failed requests, dip <= 10 %.
 // Also: the worst window near each flip (from 100 ms before the POST to 1 s
 // after) and away from the flips (the noise floor of this machine), and the
-// time from the POST until a probe request is answered by the new pool.
+// time from the POST until a probe request is answered by the new pool. The
+// POSTs and probes come from their own process (bench/flipper.ts), like an
+// operator's: issued from the load generator they stalled its event loop,
+// which counted as a dip.
 // Writes an SVG chart to bench/results/flip-<time>.svg and flip-latest.svg.
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -22,10 +25,11 @@ import { startGateway } from '../lib/gateway.js';
 import { httpRequest, jsonRequest } from '../lib/http.js';
 import { runLoad, runTimeline, type LoadRequest } from '../lib/load.js';
 import { f0, f1, mdTable } from '../lib/md.js';
-import { RESULTS_DIR } from '../lib/paths.js';
+import { benchScript, RESULTS_DIR } from '../lib/paths.js';
 import { cpuTicks, ticksToMicros } from '../lib/proc-cpu.js';
 import { fileStamp, writeAtomic } from '../lib/report.js';
 import { median } from '../lib/stats.js';
+import { startProcess } from '../lib/spawn.js';
 import { lineChartSvg } from '../lib/svg.js';
 import type { CustomContext, CustomReport, ScenarioModule } from '../lib/types.js';
 import { startNodeUpstream } from '../lib/upstream.js';
@@ -49,6 +53,17 @@ interface Flip {
   status: number;
   /** First probe answered by the new pool, seconds since the load started; NaN if none within 5 s. */
   servedS: number;
+}
+
+/** The flipper's JSON lines (bench/flipper.ts) from its output. */
+function parseFlips(output: string): Flip[] {
+  const flips: Flip[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const f = JSON.parse(line) as Omit<Flip, 'servedS'> & { servedS: number | null };
+    flips.push({ ...f, servedS: f.servedS ?? NaN });
+  }
+  return flips;
 }
 
 async function servedBy(url: string, name: string, timeoutMs: number): Promise<boolean> {
@@ -87,33 +102,34 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
       await runLoad({ ...load, durationS: settings.warmupS });
     }
 
-    const flips: Flip[] = [];
     const g = gw;
+    const flipAt = (frac: number) => Math.round(frac * durationS * 1000);
+    const flipper = await startProcess({
+      name: 'flipper',
+      command: process.execPath,
+      args: [benchScript('flipper'), '--admin', g.adminUrl, '--data', g.dataUrl, '--upstream', 'shop', '--flips', `${flipAt(1 / 3)}:green,${flipAt(2 / 3)}:blue`],
+      ready: [/flipper ready/],
+      cpu: env.upstreamCpu,
+    });
     const c0 = cpuTicks(g.proc.pid);
     log(`flip: ${durationS} s of load, -c ${settings.connections}, flips at ${(durationS / 3).toFixed(1)} s and ${((2 * durationS) / 3).toFixed(1)} s`);
+    let flips: Flip[] = [];
     const tl = await runTimeline({
       ...load,
       windowMs: WINDOW_MS,
-      during: async (t0) => {
-        const since = () => Number(process.hrtime.bigint() - t0) / 1e9;
-        for (const [frac, to] of [[1 / 3, 'green'], [2 / 3, 'blue']] as const) {
-          const wait = frac * durationS - since();
-          if (wait > 0) await sleep(wait * 1000);
-          const sentS = since();
-          const res = await httpRequest(`${g.adminUrl}/upstreams/shop/flip`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ to }),
-            timeoutMs: 10_000,
-          });
-          const ackS = since();
-          const ok = await servedBy(g.dataUrl + '/', to, 5000);
-          flips.push({ to, sentS, ackS, status: res.status, servedS: ok ? since() : NaN });
-          log(`flip: -> ${to} at ${sentS.toFixed(2)} s: ${res.status}, acknowledged after ${((ackS - sentS) * 1000).toFixed(0)} ms, served by ${to} after ${ok ? ((since() - sentS) * 1000).toFixed(0) : '—'} ms`);
-        }
+      during: async () => {
+        process.kill(flipper.pid, 'SIGUSR1');
+        const deadline = Date.now() + (durationS + 15) * 1000;
+        while (!flipper.exited && Date.now() < deadline) await sleep(50);
+        if (!flipper.exited) await flipper.stop(500);
+        flips = parseFlips(flipper.output());
+        if (flips.length !== 2) throw new Error(`flipper: expected 2 flips, got:\n${flipper.output()}`);
       },
     });
     const c1 = cpuTicks(g.proc.pid);
+    for (const f of flips) {
+      log(`flip: -> ${f.to} at ${f.sentS.toFixed(2)} s: ${f.status}, acknowledged after ${((f.ackS - f.sentS) * 1000).toFixed(0)} ms, served by ${f.to} after ${Number.isFinite(f.servedS) ? ((f.servedS - f.sentS) * 1000).toFixed(0) : '—'} ms`);
+    }
 
     const full = Math.floor((durationS * 1000) / WINDOW_MS);
     const perS = 1000 / WINDOW_MS;
