@@ -67,10 +67,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #body: IncomingMessage | AsyncIterable<Buffer> | null;
   readonly #requestId: string;
   readonly #start: number;
-  /** The pool the target came from; set by CompiledUpstream.pick. */
-  readonly slot: { pool: CompiledPool | null } = { pool: null };
+  /** The pool the target came from; set by CompiledUpstream.pick (the exchange is its own slot: no object per request). */
+  pool: CompiledPool | null = null;
   #target: Target | null = null;
-  /** The pool of #target (slot.pool may move on a retry). */
+  /** The pool of #target (pool may move on a retry). */
   #pool: CompiledPool | null = null;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
@@ -115,15 +115,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Select-target phase and the first dispatch. */
   start(): void {
     const upstream = this.#route.upstream;
-    const target = upstream ? upstream.pick(this.slot) : null;
+    const target = upstream ? upstream.pick(this) : null;
     if (!target) return this.#fail('no_healthy_target');
     this.#send(target);
   }
 
   #send(target: Target): void {
     this.#target = target;
-    this.#pool = this.slot.pool;
-    this.#sentAt = performance.now();
+    this.#pool = this.pool;
+    // Upstream timing is only for observers (tap, access log, traces).
+    if (observers.active) this.#sentAt = performance.now();
     target.inflight++;
     this.#pool!.runtime.inflight++;
     target.dispatcher.dispatch(
@@ -173,7 +174,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#resume = resume;
     this.#status = statusCode;
-    this.#headersAt = performance.now();
+    if (this.#sentAt !== 0) this.#headersAt = performance.now();
     if (statusCode >= 500) this.#pool!.reportFailure(this.#target!);
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
     this.#arm(); // now the body's idle timeout
@@ -213,7 +214,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#retriesLeft--;
       // Another target if there is one; else the same one again (a reset on
       // a reused keep-alive connection succeeds on a fresh connection).
-      const next = this.#route.upstream?.pick(this.slot, this.#target) ?? (this.#target!.ready && !this.#target!.closed ? this.#target : null);
+      const next = this.#route.upstream?.pick(this, this.#target) ?? (this.#target!.ready && !this.#target!.closed ? this.#target : null);
       if (next) {
         this.#route.series.retries++;
         return this.#send(next);
@@ -265,7 +266,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (status >= 500) rt.errors++;
     }
     if (observers.active && observers.wants(this.#route.id)) this.#observe(status);
-    this.#route.series.record(this.slot.pool?.name ?? '', status, (performance.now() - this.#start) / 1000);
+    this.#route.series.record(this.pool?.name ?? '', status, (performance.now() - this.#start) / 1000);
   }
 
   /** Builds the event only when someone listens (see RequestObservers). */
