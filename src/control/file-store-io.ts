@@ -94,11 +94,34 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 const CHECKSUM_TAIL = /,"checksum":"sha256:([0-9a-f]{64})"\}\n?$/;
 
 export function encodeSnapshot(revision: number, routes: ReadonlyMap<string, StoredEntry>, upstreams: ReadonlyMap<string, StoredEntry>): string {
-  // Object.fromEntries defines own properties, so even an id like "__proto__" survives.
-  const obj = (m: ReadonlyMap<string, StoredEntry>) =>
-    Object.fromEntries([...m.values()].map((e) => [e.id, { raw: e.raw, modRevision: e.modRevision }]));
-  const body = JSON.stringify({ format: 1, revision, routes: obj(routes), upstreams: obj(upstreams) });
-  return `${body.slice(0, -1)},"checksum":"sha256:${sha256(body)}"}\n`;
+  return [...snapshotChunks(revision, routes, upstreams)].join('');
+}
+
+/**
+ * The snapshot text in pieces of about 64 KiB, hashed as they are made: a
+ * 100 000-route table is written without ever holding its whole text (tens
+ * of MB, several times over) in memory. JSON.parse defines own properties,
+ * so even an id like "__proto__" survives the round trip.
+ */
+export function* snapshotChunks(revision: number, routes: ReadonlyMap<string, StoredEntry>, upstreams: ReadonlyMap<string, StoredEntry>): Generator<string> {
+  const hash = createHash('sha256');
+  let text = `{"format":1,"revision":${JSON.stringify(revision)}`;
+  for (const [kind, entries] of [['routes', routes], ['upstreams', upstreams]] as const) {
+    text += `,"${kind}":{`;
+    let first = true;
+    for (const e of entries.values()) {
+      text += `${first ? '' : ','}${JSON.stringify(e.id)}:{"raw":${JSON.stringify(e.raw)},"modRevision":${JSON.stringify(e.modRevision)}}`;
+      first = false;
+      if (text.length >= 65536) {
+        hash.update(text);
+        yield text;
+        text = '';
+      }
+    }
+    text += '}';
+  }
+  hash.update(`${text}}`); // the checksum covers the object as it would close without it
+  yield `${text},"checksum":"sha256:${hash.digest('hex')}"}\n`;
 }
 
 export function decodeSnapshot(text: string, file: string): DecodedSnapshot {
@@ -125,10 +148,11 @@ export async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
 }
 
-export async function writeFileDurable(file: string, text: string): Promise<void> {
+/** `text` may come in pieces (written one after the other). */
+export async function writeFileDurable(file: string, text: string | Iterable<string>): Promise<void> {
   const fh = await fsp.open(file, 'w');
   try {
-    await writeAll(fh, Buffer.from(text));
+    for (const piece of typeof text === 'string' ? [text] : text) await writeAll(fh, Buffer.from(piece));
     await fh.sync();
   } finally {
     await fh.close();
@@ -160,7 +184,7 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
 }
 
 /** Replaces `file` atomically: temp file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
+export async function writeFileAtomic(file: string, text: string | Iterable<string>): Promise<void> {
   const tmp = `${file}.tmp`;
   await writeFileDurable(tmp, text);
   await fsp.rename(tmp, file);
