@@ -54,6 +54,8 @@ export interface EtcdStoreOptions {
   auth?: { username: string; password: string };
   /** Deadline of every etcd call. Default 3000. */
   requestTimeoutMs?: number;
+  /** Keys per range read when listing everything (default READ_PAGE). */
+  readPage?: number;
   logger?: EtcdStoreLogger;
 }
 
@@ -98,6 +100,9 @@ function sameEntries(a: ReadonlyMap<string, StoredEntry>, b: ReadonlyMap<string,
   return true;
 }
 
+/** Keys per range read of a full load (~2 MB of routes). */
+const READ_PAGE = 10_000;
+
 const closedError = () => new StoreUnavailableError('etcd store is closed');
 const nextBackoff = (ms: number) => (ms ? Math.min(1000, ms * 2) : 100);
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -132,6 +137,7 @@ export class EtcdStore implements Store {
   readonly #clientOptions: () => IOptions;
   readonly #prefix: string;
   readonly #timeout: number;
+  readonly #readPage: number;
   readonly #log: EtcdStoreLogger;
   readonly #rangeStart: Buffer; // <prefix>routes/
   readonly #rangeEnd: Buffer; // <prefix>upstreams0 (end of <prefix>upstreams/)
@@ -161,6 +167,7 @@ export class EtcdStore implements Store {
     if (!opts.endpoints.length) throw new Error('etcd store: no endpoints');
     this.#prefix = opts.prefix;
     this.#timeout = opts.requestTimeoutMs ?? 3000;
+    this.#readPage = opts.readPage ?? READ_PAGE;
     this.#log = opts.logger ?? quietLogger;
     const connect = { endpoints: opts.endpoints, tls: opts.tls, auth: opts.auth, requestTimeoutMs: this.#timeout };
     this.#clientOptions = () => etcdClientOptions(connect);
@@ -441,15 +448,29 @@ export class EtcdStore implements Store {
     return { kind, id };
   }
 
-  /** Everything at one revision: a single range read. */
+  /**
+   * Everything at one revision: range reads of #readPage keys, every page
+   * after the first pinned to the first one's revision. (One read of 100 000
+   * routes is a 23 MB response, decoded into 100 000 key/value objects at
+   * once: a transient of a hundred MB or so that the heap keeps.)
+   */
   async #readAll(): Promise<StoreSnapshot> {
-    const res = await this.#call('load', (o) => this.#client.kv.range({ key: this.#rangeStart, range_end: this.#rangeEnd }, o), true);
     const maps = { routes: new Map<string, StoredEntry>(), upstreams: new Map<string, StoredEntry>() };
-    for (const kv of res.kvs) {
-      const k = this.#parseKey(kv.key);
-      if (k) maps[k.kind].set(k.id, Object.freeze({ id: k.id, raw: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
+    let revision: string | undefined;
+    let key = this.#rangeStart;
+    for (;;) {
+      const from = key;
+      const res = await this.#call('load', (o) => this.#client.kv.range({ key: from, range_end: this.#rangeEnd, limit: this.#readPage, ...(revision ? { revision } : {}) }, o), true);
+      revision ??= res.header.revision;
+      for (const kv of res.kvs) {
+        const k = this.#parseKey(kv.key);
+        if (k) maps[k.kind].set(k.id, Object.freeze({ id: k.id, raw: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
+      }
+      const last = res.kvs.at(-1);
+      if (!res.more || !last) break;
+      key = Buffer.concat([last.key, Buffer.from([0])]); // the next key after it
     }
-    return snapshotOf(Number(res.header.revision), OverlayMap.of(maps.routes), OverlayMap.of(maps.upstreams));
+    return snapshotOf(Number(revision), OverlayMap.of(maps.routes), OverlayMap.of(maps.upstreams));
   }
 
   /** Takes a full read as the new state if it is newer than what the watch has; delivers it if it differs. */

@@ -66,6 +66,24 @@ describe('parseEtcdUri', () => {
 });
 
 describe('EtcdStore on etcd', () => {
+  it('lists everything in pages (pinned to the first page revision); the watch goes on after it', async () => {
+    const prefix = freshPrefix();
+    const c = raw();
+    await c.put(`${prefix}upstreams/u`).value(JSON.stringify(upstream('u')));
+    for (let i = 0; i < 11; i++) await c.put(`${prefix}routes/r${i}`).value(JSON.stringify(route(`r${i}`, 'u')));
+    const store = await open(prefix, { readPage: 3 });
+    const snap = await store.load();
+    assert.deepEqual([...snap.routes.keys()].sort(), [...Array(11).keys()].map((i) => `r${i}`).sort());
+    assert.equal(snap.upstreams.get('u')?.id, 'u');
+    const seen: StoreSnapshot[] = [];
+    const ctl = new AbortController();
+    store.watch((s) => seen.push(s), ctl.signal);
+    const rev = await store.put('routes', 'r11', route('r11', 'u'));
+    await waitFor(() => seen.some((s) => s.revision >= rev && s.routes.has('r11')));
+    assert.equal(seen.at(-1)!.routes.size, 12);
+    ctl.abort();
+  });
+
   it('shows values written by other tools verbatim, garbage included, and ignores foreign keys', async () => {
     const prefix = freshPrefix();
     const store = await open(prefix);
