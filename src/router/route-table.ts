@@ -120,7 +120,7 @@ export class RouteTable<R extends Matchable> {
    */
   update(remove: readonly Matchable[], add: readonly R[], rebind: ((route: R) => R) | null = null): RouteTable<R> {
     const changes = remove.length + add.length;
-    if (changes > Math.max(64, this.size / 8) || (this.#stale > 1024 && this.#stale > this.size / 4)) {
+    if (changes > Math.max(64, this.size / 2) || (this.#stale > 1024 && this.#stale > this.size / 4)) {
       // Many changes, or much left stale: build afresh.
       const gone = new Set(remove.map((m) => m.id));
       const kept = this.routes.filter((r) => !gone.has(r.id));
