@@ -10,6 +10,9 @@ interface Log {
   error(obj: object, msg: string): void;
 }
 
+/** Saves follow each other at least this far apart (ms). */
+const MIN_GAP_MS = 250;
+
 /**
  * The last table a node applied from a remote store, kept on local disk
  * (atomic write, sha256 checksum) so a node restarted while the store is
@@ -70,9 +73,10 @@ export class LastKnownGood {
       this.#pending = null;
       try {
         await fsp.mkdir(path.dirname(this.file), { recursive: true });
-        // Encoding costs CPU (~0.1 s for 100 000 routes): while the table
-        // keeps changing, the next save waits 4x as long, so saves take at
-        // most a fifth of the CPU. A save after a quiet spell starts at once.
+        // Encoding costs CPU (~0.1 s for 100 000 routes) and each save two
+        // fsyncs (on the disk etcd may share): while the table keeps
+        // changing, the next save waits 4x the encoding time and at least
+        // MIN_GAP_MS. A save after a quiet spell starts at once.
         let cpuMs = 0;
         const chunks = snapshotChunks(s.revision, s.routes, s.upstreams);
         const timed = { *[Symbol.iterator]() {
@@ -85,7 +89,7 @@ export class LastKnownGood {
           }
         } };
         await writeFileAtomic(this.file, timed);
-        this.#notBefore = performance.now() + 4 * cpuMs;
+        this.#notBefore = performance.now() + Math.max(MIN_GAP_MS, 4 * cpuMs);
         this.#savedRevision = s.revision;
         if (this.lastError) this.#log.info({ file: this.file }, 'last-known-good snapshot written again');
         this.lastError = null;
