@@ -1,4 +1,3 @@
-import type { Pool } from 'undici';
 import type { UpstreamSpec } from '../resources.js';
 import type { CompiledUpstream } from './upstream.js';
 import { DRAIN_CUT, type Target } from './target.js';
@@ -22,9 +21,11 @@ export interface RuntimeEvents {
  * The long-lived state of one pool on this node, kept across config
  * generations: in-flight requests and the drain/flood state machine.
  * Draining is a state, not a deletion: the pool gets no new picks, its
- * targets' connection pools are retired (idle keep-alive connections close
- * at once, busy ones after their last request), and what still runs at the
- * deadline is cut with destroy() and counted.
+ * requests in flight finish (drained once none is left), and what still runs
+ * at the deadline is cut with destroy() and counted. Its targets' keep-alive
+ * connections are left to their idle timeout, as Envoy does on a weight
+ * change: a flip back within seconds finds them open instead of paying for
+ * new connections under full load.
  */
 export class PoolRuntime {
   inflight = 0;
@@ -34,7 +35,7 @@ export class PoolRuntime {
   state: PoolState = 'idle';
   /** Requests cut by drain deadlines, ever. */
   cut = 0;
-  #drain: { retired: Pool[]; closed: boolean; poll: NodeJS.Timeout; deadline: NodeJS.Timeout | null } | null = null;
+  #drain: { poll: NodeJS.Timeout; deadline: NodeJS.Timeout | null } | null = null;
 
   constructor(readonly upstream: string, readonly name: string, readonly events: RuntimeEvents) {}
 
@@ -46,21 +47,21 @@ export class PoolRuntime {
 
   /** The pool takes traffic (flooding while its share still ramps up). */
   activate(flooding: boolean): void {
-    this.#stopTracking(false);
+    this.#stopTracking();
     this.#set(flooding ? 'flooding' : 'active');
   }
 
-  /** Stops new picks (done by the caller: effective weight 0) and drains. */
+  /**
+   * Stops new picks (done by the caller: effective weight 0) and drains.
+   * `keep`: targets that active pools share, never cut.
+   */
   drain(targets: readonly Target[], timeoutMs: number, keep: ReadonlySet<Target>): void {
     if (this.state !== 'active' && this.state !== 'flooding') return;
     this.#set('draining');
-    const retired = targets.filter((t) => !keep.has(t)).map((t) => t.retireDispatcher());
     const d = {
-      retired,
-      closed: false,
       poll: setInterval(() => {
-        if (d.closed && this.inflight <= 0) {
-          this.#stopTracking(false);
+        if (this.inflight <= 0) {
+          this.#stopTracking();
           this.#set('drained');
         }
       }, DRAIN_POLL_MS),
@@ -69,27 +70,25 @@ export class PoolRuntime {
     d.deadline = setTimeout(() => {
       d.deadline = null;
       const n = Math.max(0, this.inflight);
-      if (n > 0) {
-        this.cut += n;
-        this.events.onDrainCut?.(this.upstream, this.name, n);
-      }
-      for (const p of retired) void p.destroy(DRAIN_CUT).catch(() => {});
+      if (n === 0) return;
+      this.cut += n;
+      this.events.onDrainCut?.(this.upstream, this.name, n);
+      // The connections carrying them go; later traffic gets fresh ones.
+      for (const t of targets) if (!keep.has(t)) void t.retireDispatcher().destroy(DRAIN_CUT).catch(() => {});
     }, timeoutMs);
     this.#drain = d;
-    void Promise.all(retired.map((p) => p.close().catch(() => {}))).then(() => (d.closed = true));
   }
 
-  #stopTracking(cut: boolean): void {
+  #stopTracking(): void {
     const d = this.#drain;
     if (!d) return;
     this.#drain = null;
     clearInterval(d.poll);
     if (d.deadline) clearTimeout(d.deadline);
-    if (cut) for (const p of d.retired) void p.destroy(DRAIN_CUT).catch(() => {});
   }
 
   dispose(): void {
-    this.#stopTracking(false);
+    this.#stopTracking();
   }
 }
 

@@ -118,6 +118,34 @@ describe('drain timeout and target drain', () => {
     assert.equal(metricValue(text, 'switchyard_drain_cut_requests_total', { upstream: 'shop', pool: 'green' }) ?? 0, 0);
   });
 
+  it('a drained pool keeps its idle keep-alive connections: flipping back opens none', async () => {
+    let opened = 0;
+    const onConnection = () => opened++;
+    blue.up.server.on('connection', onConnection);
+    try {
+      const poolState = async (name: string) => (await admin(gw, 'GET', '/upstreams/shop/status')).body.nodes[0].pools[name].state as string;
+      const serial = async (n: number, who: string) => {
+        for (let i = 0; i < n; i++) {
+          const r = await get(`${base}/shop/serial`);
+          assert.deepEqual('status' in r ? [r.status, r.body] : r, [200, who], `request ${i} after the flip to ${who}`);
+        }
+      };
+      assert.equal((await admin(gw, 'POST', '/upstreams/shop/flip', { to: 'blue' })).status, 200);
+      await serial(5, 'blue');
+      const afterFirst = opened;
+      assert.ok(afterFirst >= 1, 'blue got a connection');
+
+      assert.equal((await admin(gw, 'POST', '/upstreams/shop/flip', { to: 'green' })).status, 200);
+      await waitFor(async () => (await poolState('blue')) === 'drained', { what: 'blue drained' });
+      await serial(3, 'green');
+      assert.equal((await admin(gw, 'POST', '/upstreams/shop/flip', { to: 'blue' })).status, 200);
+      await serial(5, 'blue');
+      assert.equal(opened, afterFirst, 'the flip back reused the open connection instead of opening new ones');
+    } finally {
+      blue.up.server.off('connection', onConnection);
+    }
+  });
+
   it('POST /upstreams/:name/targets/drain: no new picks for that target, its in-flight request finishes', async () => {
     // One slow request on each target (round-robin over two).
     const slow = [get(`${base}/api/slow?ms=800`), get(`${base}/api/slow?ms=800`)];
