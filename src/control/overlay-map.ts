@@ -6,8 +6,8 @@ const MAX_LAYERS = 4;
 
 /**
  * An immutable map that derives new versions cheaply: `with(changes)` returns
- * a new map sharing this one's base and layers of changes, adding one layer
- * holding just the new changes. Every MAX_LAYERS versions the layers are
+ * a new map sharing this one's base and layers of changes, adding (when first
+ * read) one layer holding just the new changes. Every MAX_LAYERS versions the layers are
  * merged into one, and once that reaches an eighth of the base (at least
  * 1024 keys) it is folded into a new base. So a version costs about its own
  * changes plus, amortised, O(1) per changed key: changing a few keys of a
@@ -18,16 +18,22 @@ const MAX_LAYERS = 4;
  * 100 000-entry Map for every change made bulk loads quadratic.
  */
 export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
-  readonly #base: ReadonlyMap<K, V>;
+  // Resolved: #base + #layers, #size. Pending (made by with(), not read yet):
+  // #parent + #delta, resolved on first read. A version nobody reads (a store
+  // snapshot the gateway skipped while it coalesced a burst) never costs more
+  // than its own changes: a later version resolves from the last resolved one
+  // with all the deltas in between at once.
+  #base: ReadonlyMap<K, V>;
   /** Changes over the base, oldest first. */
-  readonly #layers: readonly ReadonlyMap<K, V | typeof GONE>[];
-  readonly size: number;
+  #layers: readonly ReadonlyMap<K, V | typeof GONE>[];
+  #size: number;
+  #parent: OverlayMap<K, V> | null = null;
+  #delta: ReadonlyMap<K, V | undefined> | null = null;
 
   private constructor(base: ReadonlyMap<K, V>, layers: readonly ReadonlyMap<K, V | typeof GONE>[], size: number) {
     this.#base = base;
     this.#layers = layers;
-    this.size = size;
-    Object.freeze(this);
+    this.#size = size;
   }
 
   /** Wraps `base`, which the caller must never change afterwards. */
@@ -35,10 +41,45 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
     return base instanceof OverlayMap ? (base as OverlayMap<K, V>) : new OverlayMap(base, [], base.size);
   }
 
+  get size(): number {
+    this.#resolve();
+    return this.#size;
+  }
+
   /** A new map with each change applied in order: a value sets the key, `undefined` removes it. */
   with(changes: Iterable<readonly [K, V | undefined]>): OverlayMap<K, V> {
+    const delta = new Map<K, V | undefined>();
+    for (const [k, v] of changes) delta.set(k, v);
+    if (delta.size === 0) return this;
+    const next = new OverlayMap<K, V>(this.#base, [], 0);
+    next.#parent = this;
+    next.#delta = delta;
+    return next;
+  }
+
+  #resolve(): void {
+    if (this.#delta === null) return;
+    const deltas: ReadonlyMap<K, V | undefined>[] = [];
+    let from: OverlayMap<K, V> = this;
+    while (from.#delta !== null) {
+      deltas.push(from.#delta);
+      from = from.#parent!;
+    }
+    let changes: Iterable<readonly [K, V | undefined]> = deltas[0]!;
+    if (deltas.length > 1) {
+      const all = new Map<K, V | undefined>();
+      for (let i = deltas.length - 1; i >= 0; i--) for (const [k, v] of deltas[i]!) all.set(k, v);
+      changes = all;
+    }
+    from.#applied(changes, this);
+    this.#parent = null;
+    this.#delta = null;
+  }
+
+  /** Sets `into`'s base, layers and size to this (resolved) map with `changes` applied. */
+  #applied(changes: Iterable<readonly [K, V | undefined]>, into: OverlayMap<K, V>): void {
     const layer = new Map<K, V | typeof GONE>();
-    let size = this.size;
+    let size = this.#size;
     for (const [k, v] of changes) {
       const o = layer.get(k);
       const had = o === undefined ? this.has(k) : o !== GONE;
@@ -51,15 +92,22 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
         layer.set(k, v);
       }
     }
-    if (layer.size === 0) return this;
-    let layers = [...this.#layers, layer];
-    if (layers.length <= MAX_LAYERS) return new OverlayMap(this.#base, layers, size);
+    into.#size = size;
+    into.#base = this.#base;
+    const layers = layer.size === 0 ? this.#layers : [...this.#layers, layer];
+    into.#layers = layers;
+    if (layers.length <= MAX_LAYERS) return;
     const merged = this.#merged(layers);
-    if (merged.size < Math.max(1024, this.#base.size / 8)) return new OverlayMap(this.#base, [merged], size);
+    if (merged.size < Math.max(1024, this.#base.size / 8)) {
+      into.#layers = [merged];
+      return;
+    }
     const flat = new Map<K, V>();
     for (const [k, v] of this.#base) if (!merged.has(k)) flat.set(k, v);
     for (const [k, v] of merged) if (v !== GONE) flat.set(k, v);
-    return new OverlayMap(flat, [], flat.size);
+    into.#base = flat;
+    into.#layers = [];
+    into.#size = flat.size;
   }
 
   /** The layers as one (newest wins). */
@@ -71,6 +119,7 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
   }
 
   get(k: K): V | undefined {
+    this.#resolve();
     const layers = this.#layers;
     for (let i = layers.length - 1; i >= 0; i--) {
       const o = layers[i]!.get(k);
@@ -80,6 +129,7 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
   }
 
   has(k: K): boolean {
+    this.#resolve();
     const layers = this.#layers;
     for (let i = layers.length - 1; i >= 0; i--) {
       const o = layers[i]!.get(k);
@@ -89,6 +139,7 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
   }
 
   *entries(): MapIterator<[K, V]> {
+    this.#resolve();
     if (this.#layers.length === 0) {
       yield* this.#base.entries();
       return;

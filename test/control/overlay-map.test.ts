@@ -10,15 +10,15 @@ const params = fuzzParams(200);
 
 const sorted = (m: ReadonlyMap<string, number>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-test('every version equals a plain map with the same changes; earlier versions stay as they were', { timeout: fuzzTimeout(params, 5) }, () => {
+test('every version equals a plain map with the same changes, read at once or later; earlier versions stay as they were', { timeout: fuzzTimeout(params, 5) }, () => {
   const key = fc.nat(40).map((n) => `k${n}`);
   const change = fc.tuple(key, fc.option(fc.nat(1000), { nil: undefined }));
   fc.assert(
-    fc.property(fc.array(fc.tuple(key, fc.nat(1000)), { maxLength: 30 }), fc.array(fc.array(change, { maxLength: 12 }), { maxLength: 40 }), (initial, batches) => {
+    fc.property(fc.array(fc.tuple(key, fc.nat(1000)), { maxLength: 30 }), fc.array(fc.tuple(fc.array(change, { maxLength: 12 }), fc.boolean()), { maxLength: 40 }), (initial, batches) => {
       let model = new Map(initial);
       let map = OverlayMap.of(new Map(model));
       const history: [OverlayMap<string, number>, [string, number][]][] = [];
-      for (const batch of batches) {
+      for (const [batch, readNow] of batches) {
         history.push([map, sorted(model)]);
         map = map.with(batch);
         model = new Map(model);
@@ -26,6 +26,7 @@ test('every version equals a plain map with the same changes; earlier versions s
           if (v === undefined) model.delete(k);
           else model.set(k, v);
         }
+        if (!readNow) continue; // read later, after newer versions (unread versions resolve from their own changes)
         assert.equal(map.size, model.size);
         assert.deepEqual(sorted(map), sorted(model));
         for (let n = 0; n <= 40; n++) {
@@ -33,7 +34,9 @@ test('every version equals a plain map with the same changes; earlier versions s
           assert.equal(map.has(`k${n}`), model.has(`k${n}`));
         }
       }
-      for (const [old, entries] of history) assert.deepEqual(sorted(old), entries);
+      assert.deepEqual(sorted(map), sorted(model));
+      assert.equal(map.size, model.size);
+      for (const [old, entries] of history.reverse()) assert.deepEqual(sorted(old), entries);
     }),
     params,
   );
