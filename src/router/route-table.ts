@@ -96,14 +96,14 @@ export class RouteTable<R extends Matchable> {
   #slashLen: Uint8Array = new Uint8Array(1);
   #portCount = new Map<number, number>();
   #ports: ReadonlySet<number> = new Set();
-  #cache: LRUCache<string, R | typeof MISS> | null;
+  /** Created by the first lookup (undefined until then): a table never looked up costs no cache. */
+  #cache: LRUCache<string, R | typeof MISS> | null | undefined = undefined;
   #cacheMax: number;
   #methodSets: Map<string, ReadonlySet<string>>; // interned: many routes share ['GET'] etc.
   #list: readonly R[] | null = null;
 
   constructor(routes: readonly R[], opts: { cacheSize?: number; derive?: Derivation<R> } = {}) {
     this.#cacheMax = Math.floor(opts.cacheSize ?? DEFAULT_CACHE);
-    this.#cache = this.#cacheMax > 0 ? new LRUCache({ max: this.#cacheMax }) : null;
     const d = opts.derive;
     this.#methodSets = d ? d.prev.#methodSets : new Map();
     if (d) this.#derive(d);
@@ -363,7 +363,8 @@ export class RouteTable<R extends Matchable> {
    */
   match(port: number, host: string | undefined, method: string, path: string): R | null {
     const h = host ? normHost(host) : '';
-    const cache = this.#cache;
+    let cache = this.#cache;
+    if (cache === undefined) cache = this.#cache = this.#cacheMax > 0 ? new LRUCache({ max: this.#cacheMax }) : null;
     if (cache === null || h.length + path.length > MAX_CACHED_KEY) {
       return this.#lookup(port, h, method, path);
     }
