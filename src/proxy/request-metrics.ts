@@ -28,6 +28,8 @@ class PoolSeries {
   }
 }
 
+const NO_POOLS: ReadonlyMap<string, PoolSeries> = new Map();
+
 /**
  * Request counters of one route, kept across config generations (counters
  * must stay monotonic). The hot path does one Map lookup by pool name and a
@@ -35,19 +37,21 @@ class PoolSeries {
  * hashing never runs per request.
  */
 export class RouteSeries {
-  readonly #pools = new Map<string, PoolSeries>();
+  /** Created on the first request: with 100 000 routes, an empty Map each is ~15 MB. */
+  #pools: Map<string, PoolSeries> | null = null;
   /** Requests sent again to another target. */
   retries = 0;
   constructor(readonly route: string, public upstream: string) {}
 
   record(pool: string, status: number, seconds: number): void {
-    let p = this.#pools.get(pool);
-    if (!p) this.#pools.set(pool, (p = new PoolSeries()));
+    const pools = (this.#pools ??= new Map());
+    let p = pools.get(pool);
+    if (!p) pools.set(pool, (p = new PoolSeries()));
     p.record(status, seconds);
   }
 
   get pools(): ReadonlyMap<string, PoolSeries> {
-    return this.#pools;
+    return this.#pools ?? NO_POOLS;
   }
 }
 
