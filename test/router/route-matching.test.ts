@@ -13,9 +13,10 @@ type Case = [string, number, string | undefined, string, string, string | null];
 /** Runs every case against the table built in given and in reversed order, cached and not. */
 async function table(t: TestContext, routes: Route[], cases: Case[]) {
   const tables = [
-    new RouteTable(routes),
-    new RouteTable([...routes].reverse()),
+    new RouteTable(routes, { cacheSize: 1000 }),
+    new RouteTable([...routes].reverse(), { cacheSize: 1000 }),
     new RouteTable(routes, { cacheSize: 0 }),
+    new RouteTable(routes),
   ];
   for (const [name, port, host, method, path, want] of cases) {
     await t.test(name, () => {
@@ -76,7 +77,7 @@ test('segment prefixes of route paths are not routes themselves', (t) =>
 
 test('deep and long paths', () => {
   const deep = '/d'.repeat(200); // more '/' than the lookup scratch holds at first
-  const t = new RouteTable([r('deep', { path: deep }), r('d', { path: '/d' }), r('long', { path: '/l' })]);
+  const t = new RouteTable([r('deep', { path: deep }), r('d', { path: '/d' }), r('long', { path: '/l' })], { cacheSize: 1000 });
   assert.equal(t.match(80, undefined, 'GET', deep + '/x')?.id, 'deep');
   assert.equal(t.match(80, undefined, 'GET', '/d'.repeat(150))?.id, 'd');
   const long = '/l/' + 'x'.repeat(5000); // bypasses the cache
@@ -343,6 +344,20 @@ test('cache keeps misses and stays correct; cacheSize 0 disables it', () => {
   const off = new RouteTable([r('api', { path: '/api' })], { cacheSize: 0 });
   assert.equal(off.match(80, undefined, 'GET', '/api/x')?.id, 'api');
   assert.equal(off.cacheSize, 0);
+});
+
+test('by default only tables of 50 000 routes and more cache lookups', () => {
+  const small = new RouteTable([r('api', { path: '/api' })]);
+  assert.equal(small.match(80, undefined, 'GET', '/api/x')?.id, 'api');
+  assert.equal(small.cacheSize, 0, 'a small table: a lookup costs what a cache hit does');
+  const many = Array.from({ length: 50_000 }, (_, i) => r(`r${i}`, { path: `/svc${i}` }));
+  const big = new RouteTable(many);
+  assert.equal(big.match(80, undefined, 'GET', '/svc49999/x')?.id, 'r49999');
+  assert.equal(big.cacheSize, 1);
+  // A table derived by update() decides by its own size.
+  const grown = small.update([], many);
+  assert.equal(grown.match(80, undefined, 'GET', '/svc7')?.id, 'r7');
+  assert.equal(grown.cacheSize, 1);
 });
 
 test('a table is immutable', () => {
