@@ -34,6 +34,8 @@ export interface SwitchyardOptions {
   requestPath?: string;
   /** More `switchyard start` flags for the measured process, e.g. ['--workers', '2']. */
   args?: string[];
+  /** Pin to the proxy CPU under --pin (default true); false for `--workers 2`, which needs both CPUs. */
+  pin?: boolean;
   /**
    * Called with the gateway pid once it serves (every round): e.g. check that
    * `--workers 2` really started worker processes. Throwing fails the round.
@@ -42,8 +44,8 @@ export interface SwitchyardOptions {
   log?: (msg: string) => void;
 }
 
-async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[], extraArgs: string[] = []): Promise<Gateway> {
-  return startGateway({ name, store: `file:${storeDir}`, nodeArgs, args: extraArgs, cpu: env.proxyCpu });
+async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[], extraArgs: string[] = [], pin = true): Promise<Gateway> {
+  return startGateway({ name, store: `file:${storeDir}`, nodeArgs, args: extraArgs, cpu: pin ? env.proxyCpu : null });
 }
 
 /** seedKey -> a seeded store directory (in the run's scratch dir, removed with it). */
@@ -106,7 +108,7 @@ export function switchyard(opts: SwitchyardOptions = {}): Candidate {
       let gw: Gateway | null = null;
       try {
         const t0 = performance.now();
-        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name), opts.args);
+        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name), opts.args, opts.pin ?? true);
         // Serving once the routing table is loaded: poll the benchmarked path.
         const requestPath = opts.requestPath ?? ctx.scenario.request.path;
         const probeUrl = gw.dataUrl + requestPath;

@@ -58,8 +58,9 @@ export const workers: ScenarioModule = {
     upstream: { bodyBytes: 13, nginxOk: true },
     request: { method: 'GET', path: '/' },
     candidates: [
-      switchyard({ name: W1, args: ['--workers', '1'] }),
-      skipWithoutWorkers(switchyard({ name: W2, args: ['--workers', '2'] })),
+      // Never pinned, not even under --pin: two workers on one pinned CPU only measure context switches.
+      switchyard({ name: W1, args: ['--workers', '1'], pin: false }),
+      skipWithoutWorkers(switchyard({ name: W2, args: ['--workers', '2'], pin: false })),
     ],
     checks: (_summary, runs) => [
       check(`${W2} CPU/req ÷ ${W1}`, cpuRatio(runs, W2, W1), '<=', 1.1, fx(2), 'must not rise; 10 % allowed for within-round noise'),
