@@ -4,6 +4,7 @@ import type { GatewayOptions } from './config.js';
 import { startAdminApi } from './control/admin-api.js';
 import { registerUpstreamActions } from './control/admin-upstream-actions.js';
 import { compileGeneration, type CompileDeps } from './control/config-compiler.js';
+import { compactHeapSoon } from './control/heap-compaction.js';
 import type { GatewayView, NodeUpstreamStatus, PoolStatus, RouteStatus } from './control/gateway-view.js';
 import { openStore, type OpenedStore } from './control/open-store.js';
 import type { LastKnownGood } from './control/last-known-good.js';
@@ -30,6 +31,9 @@ function inflightOf(counters: UpstreamCounters, origin: string): number {
   for (const pools of Object.values(counters)) for (const c of Object.values(pools)) n += c.targets[origin] ?? 0;
   return n;
 }
+
+/** An apply this long (ms) is a large table built: its garbage is collected once changes stop. */
+const COMPACT_AFTER_MS = 200;
 
 /** A rebuild that took this long (ms) makes the next store change wait as long (etcd only). */
 const DEFER_AFTER_MS = 20;
@@ -360,6 +364,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     const t1 = performance.now();
     this.#applySeconds.observe((t1 - t0) / 1000);
     this.#nextApplyAt = t1 - t0 >= DEFER_AFTER_MS ? t1 + (t1 - t0) : 0;
+    if (t1 - t0 >= COMPACT_AFTER_MS) compactHeapSoon();
     this.#revisionGauge.set(generation.revision);
     void this.listeners.syncDynamic(generation.ports, this.#portRange);
     if (this.#lastKnownGood) void this.#lastKnownGood.save(servingSnapshot(snapshot, generation));
