@@ -60,6 +60,19 @@ export function rateAndLatency(lat: Float64Array, n: number, ok: number, elapsed
   };
 }
 
+/** The autocannon run LoadOptions describe. */
+function autocannonOptions(opts: LoadOptions): autocannon.Options {
+  return {
+    url: opts.url + opts.request.path,
+    method: opts.request.method,
+    headers: opts.request.headers,
+    body: opts.request.body,
+    connections: opts.connections,
+    duration: opts.durationS,
+    timeout: opts.timeoutS ?? 10,
+  };
+}
+
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let lat = new Float64Array(1 << 16);
   let n = 0;
@@ -70,15 +83,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let tLast = t0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const inst = autocannon(
-      {
-        url: opts.url + opts.request.path,
-        method: opts.request.method,
-        headers: opts.request.headers,
-        body: opts.request.body,
-        connections: opts.connections,
-        duration: opts.durationS,
-        timeout: opts.timeoutS ?? 10,
-      },
+      autocannonOptions(opts),
       (err: unknown, res: autocannon.Result) => (err ? reject(err) : resolve(res)),
     );
     inst.on('response', (_client: unknown, statusCode: number, resBytes: number, responseTime: number) => {
@@ -139,15 +144,7 @@ export async function runTimeline(
   let side: Promise<void> = Promise.resolve();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const inst = autocannon(
-      {
-        url: opts.url + opts.request.path,
-        method: opts.request.method,
-        headers: opts.request.headers,
-        body: opts.request.body,
-        connections: opts.connections,
-        duration: opts.durationS,
-        timeout: opts.timeoutS ?? 10,
-      },
+      autocannonOptions(opts),
       (err: unknown, res: autocannon.Result) => (err ? reject(err) : resolve(res)),
     );
     inst.on('response', (_client: unknown, statusCode: number) => {
