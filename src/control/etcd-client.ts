@@ -6,8 +6,65 @@ import {
 } from 'cockatiel';
 import {
   ClientClosedError, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError,
-  GRPCUnauthenticatedError, GRPCUnavailableError, isRecoverableError, type IOptions,
+  GRPCUnauthenticatedError, GRPCUnavailableError, isRecoverableError, type IOptions, type Watcher,
 } from 'etcd3';
+
+/** Why and when a watcher followed by followWatcher ended. */
+export interface WatchEnd {
+  reason: string;
+  err?: unknown;
+  /** When it was last created (null: never). */
+  connectedAt: number | null;
+}
+
+/**
+ * Follows one etcd3 watcher until it ends for any reason: 'error',
+ * 'disconnected', 'end', the abort signal, `end()` from the caller, or not
+ * being created within `timeoutMs` (etcd3 never creates another watcher on a
+ * stream where etcd answered "created + canceled", e.g. permission denied).
+ * On the way out the watcher loses every listener (the caller's too), gets
+ * an 'error' sink (an unheard 'error' would crash the process, notes #8) and
+ * is cancelled without waiting (against a hung etcd that never settles).
+ * The caller attaches its own data listeners to the watcher.
+ */
+export function followWatcher(
+  watcher: Watcher,
+  timeoutMs: number,
+  signal: AbortSignal,
+  hooks: { connected?(): void; disconnected?(err: unknown): void; ended?(end: WatchEnd): void } = {},
+): { ended: Promise<WatchEnd>; end(reason: string, err?: unknown): void } {
+  let connectedAt: number | null = null;
+  let done = false;
+  let resolve!: (end: WatchEnd) => void;
+  const ended = new Promise<WatchEnd>((r) => (resolve = r));
+  const end = (reason: string, err?: unknown): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(creating);
+    signal.removeEventListener('abort', onAbort);
+    watcher.removeAllListeners();
+    watcher.on('error', () => {});
+    watcher.cancel().catch(() => {});
+    const result = { reason, err, connectedAt };
+    hooks.ended?.(result);
+    resolve(result);
+  };
+  const onAbort = () => end('stopped');
+  const creating = setTimeout(() => end('watch not created in time'), timeoutMs);
+  signal.addEventListener('abort', onAbort, { once: true });
+  watcher.on('error', (err) => end('error', err));
+  watcher.on('disconnected', (err) => {
+    hooks.disconnected?.(err);
+    end('disconnected', err);
+  });
+  watcher.on('end', () => end('end'));
+  watcher.on('connected', () => {
+    clearTimeout(creating);
+    connectedAt = Date.now();
+    hooks.connected?.();
+  });
+  return { ended, end };
+}
 
 export interface EtcdConnectOptions {
   endpoints: string[];

@@ -31,7 +31,7 @@ import {
   type ITxnResponse, type IWatchResponse,
 } from 'etcd3';
 import type { ResourceKind } from '../resources.js';
-import { etcdClientOptions, isAuthError, isUnreachable, prefixEnd } from './etcd-client.js';
+import { etcdClientOptions, followWatcher, isAuthError, isUnreachable, prefixEnd, type WatchEnd } from './etcd-client.js';
 import {
   ConflictError, NotFoundError, PreconditionFailedError, StoreError, StoreUnavailableError, routeUpstreamOf,
   type SnapshotChanges, type Store, type StoredEntry, type StoreSnapshot, type WriteOptions,
@@ -635,47 +635,25 @@ export class EtcdStore implements Store {
    * (e.g. permission denied; verified), so a watcher that does not get created
    * within the request timeout also counts as a failure.
    */
-  #watchOnce(from: number, signal: AbortSignal): Promise<{ reason: string; err?: unknown; connectedAt: number | null }> {
+  #watchOnce(from: number, signal: AbortSignal): Promise<WatchEnd> {
     const client = (this.#watchClient ??= new Etcd3(this.#clientOptions()));
     const watcher = client.watch().inRange({ start: this.#rangeStart, end: this.#rangeEnd }).startRevision(String(from)).watcher();
-    return new Promise((resolve) => {
-      let connectedAt: number | null = null;
-      let done = false;
-      const finish = (reason: string, err?: unknown) => {
-        if (done) return;
-        done = true;
-        clearTimeout(creating);
-        if (this.#kick === kick) this.#kick = null;
-        signal.removeEventListener('abort', onAbort);
-        watcher.removeAllListeners();
-        watcher.on('error', () => {}); // an 'error' without a listener would crash the process (notes #8)
-        watcher.cancel().catch(() => {}); // not awaited: against a hung etcd it never settles
+    const w = followWatcher(watcher, this.#timeout, signal, {
+      connected: () => this.#setConnected(true, 'watch'),
+      disconnected: (err) => this.#setConnected(false, 'watch', err),
+      ended: ({ reason }) => {
+        if (this.#kick === w.end) this.#kick = null;
         if (reason !== 'disconnected' && reason !== 'stopped' && this.#watchClient === client) {
           this.#watchClient = null;
           client.close();
         }
-        resolve({ reason, err, connectedAt });
-      };
-      const kick = (why: string) => finish(why);
-      const onAbort = () => finish('stopped');
-      const creating = setTimeout(() => finish('watch not created in time'), this.#timeout);
-      this.#kick = kick;
-      signal.addEventListener('abort', onAbort, { once: true });
-      watcher.on('error', (err) => finish('error', err));
-      watcher.on('disconnected', (err) => {
-        this.#setConnected(false, 'watch', err);
-        finish('disconnected', err);
-      });
-      watcher.on('end', () => finish('end'));
-      watcher.on('connected', () => {
-        clearTimeout(creating);
-        connectedAt = Date.now();
-        this.#setConnected(true, 'watch');
-      });
-      watcher.on('data', (res: IWatchResponse) => {
-        if (!done && !this.#onWatchData(res)) finish('events out of order');
-      });
+      },
     });
+    this.#kick = w.end;
+    watcher.on('data', (res: IWatchResponse) => {
+      if (!this.#onWatchData(res)) w.end('events out of order');
+    });
+    return w.ended;
   }
 }
 

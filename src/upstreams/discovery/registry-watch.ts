@@ -7,7 +7,7 @@
 // re-extended, notes #16), so the last known set keeps serving meanwhile.
 import { Etcd3, type IKeyValue } from 'etcd3';
 import type { Logger } from 'pino';
-import { etcdClientOptions, type EtcdConnectOptions } from '../../control/etcd-client.js';
+import { etcdClientOptions, followWatcher, type EtcdConnectOptions, type WatchEnd } from '../../control/etcd-client.js';
 import { parseRegistration, REGISTRY_DIR, type RegisteredTarget } from './registry-keys.js';
 
 type Listener = () => void;
@@ -122,7 +122,7 @@ export class RegistryWatch {
       }
       const end = await this.#watchOnce(revision + 1, signal);
       if (signal.aborted) return;
-      this.#log.info({ reason: end.reason, err: end.err }, 'registry watch: watch ended; listing again');
+      this.#log.info({ reason: end.reason, err: end.err === undefined ? undefined : ((end.err as Error).message ?? String(end.err)) }, 'registry watch: watch ended; listing again');
       this.state = 'resyncing';
       if (end.reason !== 'disconnected') this.#dropClient();
       backoff = end.connectedAt !== null && Date.now() - end.connectedAt > 1000 ? 0 : Math.min(1000, Math.max(100, backoff * 2));
@@ -131,48 +131,25 @@ export class RegistryWatch {
   }
 
   /** One watcher from `from`; resolves when it ends, for whatever reason. */
-  #watchOnce(from: number, signal: AbortSignal): Promise<{ reason: string; err?: string; connectedAt: number | null }> {
+  #watchOnce(from: number, signal: AbortSignal): Promise<WatchEnd> {
     const watcher = this.#ensureClient().watch().prefix(this.#prefix).startRevision(String(from)).watcher();
-    return new Promise((resolve) => {
-      let connectedAt: number | null = null;
-      let done = false;
-      const finish = (reason: string, err?: unknown) => {
-        if (done) return;
-        done = true;
-        clearTimeout(creating);
-        signal.removeEventListener('abort', onAbort);
-        watcher.removeAllListeners();
-        watcher.on('error', () => {}); // an unheard 'error' would crash the process (notes #8)
-        watcher.cancel().catch(() => {}); // not awaited: against a hung etcd it never settles
-        resolve({ reason, err: err === undefined ? undefined : (err as Error).message ?? String(err), connectedAt });
-      };
-      const onAbort = () => finish('stopped');
-      const creating = setTimeout(() => finish('watch not created in time'), this.#connect.requestTimeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      watcher.on('error', (err) => finish('error', err));
-      watcher.on('disconnected', (err) => finish('disconnected', err));
-      watcher.on('end', () => finish('end'));
-      watcher.on('connected', () => {
-        clearTimeout(creating);
-        connectedAt = Date.now();
-        this.state = 'ok';
-      });
-      watcher.on('put', (kv) => {
-        const r = this.#parse(kv);
-        const next = new Map(this.entries);
-        const id = kv.key.toString('utf8').slice(this.#prefix.length);
-        if (r) next.set(id, r);
-        else next.delete(id);
-        this.#set(next);
-      });
-      watcher.on('delete', (kv) => {
-        const id = kv.key.toString('utf8').slice(this.#prefix.length);
-        if (!this.entries.has(id)) return;
-        const next = new Map(this.entries);
-        next.delete(id);
-        this.#set(next);
-      });
+    const { ended } = followWatcher(watcher, this.#connect.requestTimeoutMs, signal, { connected: () => (this.state = 'ok') });
+    watcher.on('put', (kv) => {
+      const r = this.#parse(kv);
+      const next = new Map(this.entries);
+      const id = kv.key.toString('utf8').slice(this.#prefix.length);
+      if (r) next.set(id, r);
+      else next.delete(id);
+      this.#set(next);
     });
+    watcher.on('delete', (kv) => {
+      const id = kv.key.toString('utf8').slice(this.#prefix.length);
+      if (!this.entries.has(id)) return;
+      const next = new Map(this.entries);
+      next.delete(id);
+      this.#set(next);
+    });
+    return ended;
   }
 
   async close(): Promise<void> {
