@@ -8,7 +8,7 @@
 //   node dist/bench/flipper.js --admin URL --data URL --upstream shop --flips 3000:green,6000:blue
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { httpRequest } from './lib/http.js';
+import { httpRequest, servedBy } from './lib/http.js';
 
 const { values } = parseArgs({
   options: { admin: { type: 'string' }, data: { type: 'string' }, upstream: { type: 'string', default: 'shop' }, flips: { type: 'string' } },
@@ -21,16 +21,6 @@ const plan = values.flips.split(',').map((s) => {
   const [ms, to] = s.split(':');
   return { atMs: Number(ms), to: to! };
 });
-
-async function servedBy(name: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await httpRequest(`${values.data}/`).catch(() => null);
-    if (r?.status === 200 && r.headers['x-upstream'] === name) return true;
-    await sleep(5);
-  }
-  return false;
-}
 
 // A pending signal keeps nothing alive: a timer holds the loop open until it comes.
 const hold = setInterval(() => {}, 60_000);
@@ -54,6 +44,6 @@ for (const { atMs, to } of plan) {
     timeoutMs: 10_000,
   }).catch((err: Error) => ({ status: 0, error: err.message }));
   const ackS = since();
-  const ok = res.status === 200 && (await servedBy(to, 5000));
+  const ok = res.status === 200 && (await servedBy(`${values.data}/`, to, 5000));
   process.stdout.write(`${JSON.stringify({ to, sentS, ackS, status: res.status, servedS: ok ? since() : null })}\n`);
 }

@@ -1,6 +1,7 @@
 // One-off HTTP requests for readiness probes and response checks: node:http
 // without an agent (connection closed afterwards), body read to the end.
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SimpleResponse {
   status: number;
@@ -45,4 +46,15 @@ export async function jsonRequest(url: string, method: string, body?: unknown): 
   const text = res.body.toString('utf8');
   if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${url} -> ${res.status}: ${text.slice(0, 500)}`);
   return text ? (JSON.parse(text) as unknown) : null;
+}
+
+/** Polls GET `url` every 5 ms until a 200 carries `x-upstream: name` (bench/upstream.ts --name); false after `timeoutMs`. */
+export async function servedBy(url: string, name: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = await httpRequest(url).catch(() => null);
+    if (r?.status === 200 && r.headers['x-upstream'] === name) return true;
+    await sleep(5);
+  }
+  return false;
 }

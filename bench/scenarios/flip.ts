@@ -22,7 +22,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, checksMarkdown, type Check } from '../lib/checks.js';
 import { startGateway } from '../lib/gateway.js';
-import { httpRequest, jsonRequest } from '../lib/http.js';
+import { jsonRequest, servedBy } from '../lib/http.js';
 import { runLoad, runTimeline, type LoadRequest } from '../lib/load.js';
 import { f0, f1, mdTable } from '../lib/md.js';
 import { benchScript, RESULTS_DIR } from '../lib/paths.js';
@@ -66,15 +66,6 @@ function parseFlips(output: string): Flip[] {
   return flips;
 }
 
-async function servedBy(url: string, name: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await httpRequest(url).catch(() => null);
-    if (r?.status === 200 && r.headers['x-upstream'] === name) return true;
-    await sleep(5);
-  }
-  return false;
-}
 
 async function run(ctx: CustomContext): Promise<CustomReport> {
   const { env, settings, log } = ctx;
