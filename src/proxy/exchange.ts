@@ -67,11 +67,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #body: IncomingMessage | AsyncIterable<Buffer> | null;
   readonly #requestId: string;
   readonly #start: number;
-  /** The pool the target came from; set by CompiledUpstream.pick (the exchange is its own slot: no object per request). */
+  /** The pool of #target; set by CompiledUpstream.pick (the exchange is its own slot: no object per request), moved by a retry's pick. */
   pool: CompiledPool | null = null;
   #target: Target | null = null;
-  /** The pool of #target (pool may move on a retry). */
-  #pool: CompiledPool | null = null;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #retriesLeft: number;
@@ -122,11 +120,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #send(target: Target): void {
     this.#target = target;
-    this.#pool = this.pool;
     // Upstream timing is only for observers (tap, access log, traces).
     if (observers.active) this.#sentAt = performance.now();
     target.inflight++;
-    this.#pool!.runtime.inflight++;
+    this.pool!.runtime.inflight++;
     target.dispatcher.dispatch(
       {
         path: this.#path,
@@ -175,7 +172,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     this.#status = statusCode;
     if (this.#sentAt !== 0) this.#headersAt = performance.now();
-    if (statusCode >= 500) this.#pool!.reportFailure(this.#target!);
+    if (statusCode >= 500) this.pool!.reportFailure(this.#target!);
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
     this.#arm(); // now the body's idle timeout
     return true;
@@ -209,7 +206,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const connectFailed = isConnectError(err);
     // Passive health (CONTRACT §2): refused, reset or broken connections count
     // like 5xx; timeouts and deliberate drain cuts do not.
-    if (connectFailed || (!isDeliberateCut(err) && classifyUpstreamError(err) === 'upstream_error')) this.#pool!.reportFailure(this.#target!);
+    if (connectFailed || (!isDeliberateCut(err) && classifyUpstreamError(err) === 'upstream_error')) this.pool!.reportFailure(this.#target!);
     if (!this.#res.headersSent && this.#retriesLeft > 0 && this.#retryable(err, connectFailed)) {
       this.#retriesLeft--;
       // Another target if there is one; else the same one again (a reset on
@@ -224,7 +221,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // Mid-response: the client must see a broken response, not a short one.
       // The deployment error gate counts it as a failure.
       this.#res.destroy(err);
-      if (this.#pool) this.#pool.runtime.errors++;
+      if (this.pool) this.pool.runtime.errors++;
       this.#record(this.#status);
       return;
     }
@@ -244,7 +241,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #release(): void {
     this.#target!.inflight--;
-    this.#pool!.runtime.inflight--;
+    this.pool!.runtime.inflight--;
   }
 
   #fail(code: Parameters<typeof sendError>[1]): void {
@@ -260,7 +257,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     inflight.count--;
-    const rt = this.#pool?.runtime;
+    const rt = this.pool?.runtime;
     if (rt) {
       rt.requests++;
       if (status >= 500) rt.errors++;
@@ -284,7 +281,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       path: this.#path,
       route: this.#route.id,
       upstream: this.#route.upstreamName,
-      pool: this.#pool?.name ?? '',
+      pool: this.pool?.name ?? '',
       target: this.#target?.origin ?? '',
       status,
       bytes: this.#bytes,
