@@ -1,8 +1,8 @@
 // etcd3 client construction and error classification for the etcd store.
 // Every choice here answers a measured trap in /work/shared/ETCD-NOTES.md.
 import {
-  ConsecutiveBreaker, ConstantBackoff, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, noop, retry,
-  type IBackoff,
+  ConsecutiveBreaker, DelegateBackoff, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, noop, retry,
+  type IBackoff, type IRetryBackoffContext,
 } from 'cockatiel';
 import {
   ClientClosedError, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError,
@@ -91,6 +91,9 @@ export function isUnreachable(err: unknown): boolean {
   return err instanceof Error && (isRecoverableError(err) || isBrokenCircuitError(err) || err instanceof ClientClosedError);
 }
 
+/** A member's breaker lets a call through again this long after it opened. */
+const HALF_OPEN_AFTER_MS = 1000;
+
 export function isAuthError(err: unknown): boolean {
   return err instanceof EtcdAuthenticationFailedError || err instanceof EtcdPermissionDeniedError
     || err instanceof EtcdInvalidAuthTokenError || err instanceof GRPCUnauthenticatedError;
@@ -104,7 +107,8 @@ export function isAuthError(err: unknown): boolean {
  *   absolute per-call deadline, so retries can never stretch a call past it
  *   (a per-attempt deadline turns 3 s into 9 s with three attempts).
  * - Global policy: retry only errors where the request provably was not sent
- *   (no connection / breaker open), at most once per endpoint, 25 ms apart.
+ *   (no connection / breaker open), at most once per endpoint, 25 ms apart
+ *   (the last after the breakers half-open, when every member's is open).
  *   That moves a call off a dead cluster member without ever re-sending a
  *   write that etcd may have applied.
  * - Host policy: one endpoint -> `noop` (there is nowhere else to go, and a
@@ -134,9 +138,17 @@ export function etcdClientOptions(o: EtcdConnectOptions): IOptions {
       'grpc.max_reconnect_backoff_ms': 1000,
     },
     faultHandling: {
-      global: retry(handleWhen(isNotSent), { maxAttempts: hosts.length, backoff: new ConstantBackoff(25) }),
+      global: retry(handleWhen(isNotSent), {
+        // Retries 25 ms apart; when even the one before the last met an open
+        // breaker (an election failed calls on every member), the last waits
+        // for the breakers to half-open rather than answering 503 while the
+        // cluster is already back. The call's deadline still bounds it all.
+        maxAttempts: hosts.length,
+        backoff: new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) =>
+          multi && ctx.attempt === hosts.length && 'error' in ctx.result && isBrokenCircuitError(ctx.result.error) ? HALF_OPEN_AFTER_MS : 25),
+      }),
       host: () => (multi
-        ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(2) })
+        ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(2) })
         : noop),
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as IBackoff<unknown>,
     },
