@@ -41,11 +41,13 @@ export interface SwitchyardOptions {
    * `--workers 2` really started worker processes. Throwing fails the round.
    */
   verify?: (pid: number) => Promise<void>;
+  /** Another build's `dist/src/cli.js` for the measured process (A/B against a baseline build; seeding uses this one). */
+  cli?: string;
   log?: (msg: string) => void;
 }
 
-async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[], extraArgs: string[] = [], pin = true): Promise<Gateway> {
-  return startGateway({ name, store: `file:${storeDir}`, nodeArgs, args: extraArgs, cpu: pin ? env.proxyCpu : null });
+async function startSwitchyard(env: BenchEnv, name: string, storeDir: string, nodeArgs: string[], extraArgs: string[] = [], pin = true, cli?: string): Promise<Gateway> {
+  return startGateway({ name, store: `file:${storeDir}`, nodeArgs, args: extraArgs, cpu: pin ? env.proxyCpu : null, ...(cli ? { cli } : {}) });
 }
 
 /** seedKey -> a seeded store directory (in the run's scratch dir, removed with it). */
@@ -108,7 +110,7 @@ export function switchyard(opts: SwitchyardOptions = {}): Candidate {
       let gw: Gateway | null = null;
       try {
         const t0 = performance.now();
-        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name), opts.args, opts.pin ?? true);
+        gw = await startSwitchyard(ctx.env, name, storeDir, nodeFlags(ctx.env, name), opts.args, opts.pin ?? true, opts.cli);
         // Serving once the routing table is loaded: poll the benchmarked path.
         const requestPath = opts.requestPath ?? ctx.scenario.request.path;
         const probeUrl = gw.dataUrl + requestPath;

@@ -25,6 +25,8 @@ export interface GatewayStart {
   timeoutMs?: number;
   /** Extra environment (SWITCHYARD_* of the bench's own environment are removed). */
   env?: Record<string, string>;
+  /** The CLI script (default: this checkout's dist/src/cli.js). */
+  cli?: string;
 }
 
 export async function startGateway(o: GatewayStart): Promise<Gateway> {
@@ -36,7 +38,7 @@ export async function startGateway(o: GatewayStart): Promise<Gateway> {
     command: process.execPath,
     args: [
       ...(o.nodeArgs ?? []),
-      SWITCHYARD_CLI,
+      o.cli ?? SWITCHYARD_CLI,
       'start',
       '--listen',
       '127.0.0.1:0',

@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, checksMarkdown, type Check } from '../lib/checks.js';
+import { nodeFlags } from '../candidates/node-flags.js';
 import { startGateway } from '../lib/gateway.js';
 import { jsonRequest, servedBy } from '../lib/http.js';
 import { runLoad, runTimeline, type LoadRequest } from '../lib/load.js';
@@ -75,7 +76,9 @@ async function run(ctx: CustomContext): Promise<CustomReport> {
   const dir = mkdtempSync(path.join(env.tmpRoot, 'flip-store-'));
   let gw;
   try {
-    gw = await startGateway({ name: 'switchyard (flip)', store: `file:${dir}`, cpu: env.proxyCpu });
+    // --cpu-prof profiles the gateway too; BENCH_FLIP_NODE_ARGS adds node flags (e.g. `--log-deopt --logfile=/tmp/flip.log`).
+    const nodeArgs = [...nodeFlags(env, 'switchyard-flip'), ...(process.env.BENCH_FLIP_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+    gw = await startGateway({ name: 'switchyard (flip)', store: `file:${dir}`, cpu: env.proxyCpu, nodeArgs });
     await jsonRequest(`${gw.adminUrl}/upstreams/shop`, 'PUT', {
       name: 'shop',
       pools: { blue: { targets: [blue.url] }, green: { targets: [green.url] } },

@@ -1,8 +1,9 @@
 // (a) small GET: a 13-byte 200 response over keep-alive, every candidate, plus
 // `switchyard-10k-hc`: the acceptance configuration, 10 000 routes loaded,
 // metrics on (always) and an active health check on the benchmarked upstream
-// every second; it is loaded on `/svc4999/orders/42?x=1`, a route among the
-// 10 000 (the upstream answers every path alike).
+// every second. Every candidate gets the same request,
+// `GET /svc4999/orders/42?x=1` (a route among the 10 000; the upstream
+// answers every path alike), so the ratios compare the same work.
 import { bareUndici } from '../candidates/bare-undici.js';
 import { direct } from '../candidates/direct.js';
 import { fastGateway } from '../candidates/fast-gateway.js';
@@ -26,17 +27,21 @@ const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toF
 
 export const smallGet: ScenarioModule = {
   name: 'small-get',
-  summary: 'GET /, 13-byte 200 response; direct, switchyard, switchyard-10k-hc, bare-undici, fastify-http-proxy, fast-gateway',
+  summary: 'GET /svc4999/orders/42?x=1, 13-byte 200 response; direct, switchyard, switchyard-10k-hc, bare-undici, fastify-http-proxy, fast-gateway',
   create: () => ({
     name: 'small-get',
-    title: 'small GET: `GET /`, 200 with a 13-byte body, keep-alive',
+    title: `small GET: \`GET ${BENCH_PATH}\`, 200 with a 13-byte body, keep-alive`,
     upstream: { bodyBytes: 13, nginxOk: true },
-    request: { method: 'GET', path: '/' },
+    request: { method: 'GET', path: BENCH_PATH },
     fixedRate: LATENCY_RATE,
     candidates: [
       direct(),
       switchyard(),
-      switchyard({ name: SW_10K_HC, routes: () => routes10k(), seedKey: 'routes10k', healthCheck: { path: '/', intervalMs: 1000 }, requestPath: BENCH_PATH }),
+      switchyard({ name: SW_10K_HC, routes: () => routes10k(), seedKey: 'routes10k', healthCheck: { path: '/', intervalMs: 1000 } }),
+      // BENCH_BASE_CLI=/path/to/dist/src/cli.js: the acceptance configuration of another build too, interleaved (A/B).
+      ...(process.env.BENCH_BASE_CLI
+        ? [switchyard({ name: `${SW_10K_HC}-base`, routes: () => routes10k(), seedKey: 'routes10k', healthCheck: { path: '/', intervalMs: 1000 }, cli: process.env.BENCH_BASE_CLI })]
+        : []),
       bareUndici(),
       fastifyHttpProxy(),
       fastGateway(),

@@ -4,7 +4,7 @@ import type { CompiledRoute } from '../router/compiled-route.js';
 import type { CompiledPool } from '../upstreams/pool.js';
 import type { Target } from '../upstreams/target.js';
 import { classifyUpstreamError, isConnectError, isDeliberateCut } from './error-catalog.js';
-import { buildResponseHeaders } from './headers.js';
+import { buildResponseHeaders, responseFacts } from './headers.js';
 import { inflight } from './limits.js';
 import { sendError } from './respond.js';
 import { observers } from '../observe/request-observers.js';
@@ -84,6 +84,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   traceparent = '';
   spanId = '';
   #bytes = 0;
+  /** Response body bytes still to come by its Content-Length (-1: unknown); the last chunk goes out with end(). */
+  #remaining = -1;
+  #ended = false;
   #sentAt = 0;
   #headersAt = 0;
 
@@ -102,7 +105,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     inflight.count++; // until #record
     // Shared listeners that find the exchange on the response: no closures per request.
     (res as ExchangeResponse)[EXCHANGE] = this;
-    res.once('close', onClientClose);
+    // 'close' comes once per response: on() spares once()'s wrapper and its removal.
+    res.on('close', onClientClose);
   }
 
   /** Counts a body of unknown length (chunked) against the route's limit. */
@@ -174,12 +178,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#sentAt !== 0) this.#headersAt = performance.now();
     if (statusCode >= 500) this.pool!.reportFailure(this.#target!);
     this.#res.writeHead(statusCode, buildResponseHeaders(rawHeaders));
+    this.#remaining = responseFacts.contentLength;
     this.#arm(); // now the body's idle timeout
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.#bytes += chunk.length;
+    if (this.#remaining > 0 && (this.#remaining -= chunk.length) === 0) {
+      // The last chunk by Content-Length: end() writes head and body at once,
+      // without write()'s cork-until-next-tick.
+      this.#ended = true;
+      this.#res.end(chunk);
+      return true;
+    }
     if (this.#res.write(chunk)) {
       this.#timer?.refresh();
       return true;
@@ -195,7 +207,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // Success for passive health only once the whole response came: a target
     // that resets mid-body keeps counting towards its ejection.
     if (this.#status < 500) this.#target!.reportSuccess();
-    this.#res.end();
+    if (!this.#ended) this.#res.end();
     this.#finish();
   }
 

@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { newRequestId } from './request-id.js';
 
 /**
  * RFC 9110 §7.6.1 hop-by-hop fields, plus the de-facto ones, plus `expect`:
@@ -172,7 +173,7 @@ export function buildRequestHeaders(raw: string[], clientIp: string, proto: stri
     out.push(name, value);
   }
   if (hosts > 1 || (hosts === 1 && !isValidHost(host))) bad = true;
-  if (requestId === '' || !isValidRequestId(requestId)) requestId = randomUUID();
+  if (requestId === '' || !isValidRequestId(requestId)) requestId = newRequestId();
   facts.requestId = requestId;
   if (bad) return null;
   if (extraHop) {
@@ -210,12 +211,23 @@ function forwardedElement(clientIp: string, host: string, proto: string): string
 }
 
 /**
+ * What the last buildResponseHeaders call saw besides the list: the
+ * Content-Length value as a number, -1 if absent or not one plain number.
+ * (A module slot instead of a result object: one call per response, read
+ * right after it.)
+ */
+export const responseFacts = { contentLength: -1 };
+
+/**
  * Converts undici's raw response headers for the client response, dropping
- * hop-by-hop fields. Returns a flat [name, value, ...] list for writeHead.
+ * hop-by-hop fields. Returns a flat [name, value, ...] list for writeHead
+ * and sets responseFacts.
  */
 export function buildResponseHeaders(raw: Buffer[]): string[] {
   const out: string[] = [];
   let extraHop: Set<string> | null = null;
+  let length = -1;
+  let lengths = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lname = name.toLowerCase();
@@ -223,8 +235,14 @@ export function buildResponseHeaders(raw: Buffer[]): string[] {
       if (lname === 'connection') extraHop = connectionTokens(raw[i + 1]!.toString('latin1'));
       continue;
     }
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    const value = raw[i + 1]!.toString('latin1');
+    if (lname === 'content-length') {
+      lengths++;
+      length = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    }
+    out.push(name, value);
   }
+  responseFacts.contentLength = lengths === 1 ? length : -1;
   if (extraHop) {
     for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.has(out[i]!.toLowerCase())) out.splice(i, 2);
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -7,6 +6,7 @@ import type { Logger } from 'pino';
 import { ERROR_CATALOG, errorBody, type ErrorCode } from './error-catalog.js';
 import { DEFAULT_LIMITS, TRUSTED_PEER, type DataPlaneLimits, type ListenerContext } from './limits.js';
 import { handleRequest, type GenerationHolder } from './request-handler.js';
+import { newRequestId } from './request-id.js';
 import { handleUpgrade } from './websocket-proxy.js';
 import { TLS_CIPHERS, type CertificateStore } from './tls-certificates.js';
 
@@ -25,7 +25,7 @@ interface Listener {
 
 /** A whole error answer for a socket the HTTP parser gave up on (clientError). */
 function rawError(code: ErrorCode): string {
-  const id = randomUUID();
+  const id = newRequestId();
   const body = errorBody(code, id);
   const { status } = ERROR_CATALOG[code];
   return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Generation } from '../router/generation.js';
 import { normalizePath, stripPrefix } from '../router/normalize-path.js';
@@ -6,6 +5,7 @@ import { Exchange } from './exchange.js';
 import { buildRequestHeaders, type ForwardedMemo, type RequestFacts } from './headers.js';
 import { inflight, TRUSTED_PEER, type ListenerContext } from './limits.js';
 import { sendError } from './respond.js';
+import { newRequestId } from './request-id.js';
 
 /** Holds the live generation; swapping it is one assignment. */
 export interface GenerationHolder {
@@ -49,7 +49,7 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
   const gen = holder.generation;
   const raw = req.rawHeaders;
   if (raw.length > ctx.maxRawHeaders) {
-    sendError(res, 'headers_too_large', randomUUID());
+    sendError(res, 'headers_too_large', newRequestId());
     return;
   }
   const facts: RequestFacts = { requestId: '', hasBody: false, host: '', contentLength: '' };

@@ -29,6 +29,14 @@ describe('forwarding through the gateway', () => {
 
   before(async () => {
     echo = await startUpstream('echo', (req, res) => {
+      if (req.url === '/pieces') {
+        // A declared length sent in three pieces, the last one late: the client must get all of it.
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '9' });
+        res.write('abc');
+        setTimeout(() => res.write('def'), 20);
+        setTimeout(() => res.end('ghi'), 60);
+        return;
+      }
       if (req.url === '/hop') {
         res.writeHead(200, { connection: 'x-secret, keep-alive', 'x-secret': 'leak', 'keep-alive': 'timeout=5', 'x-kept': 'yes' });
         return res.end('ok');
@@ -98,9 +106,24 @@ describe('forwarding through the gateway', () => {
     assert.match(headers.traceparent, /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
   });
 
-  it('generates an x-request-id when none is given', async () => {
-    const { headers } = await json(await fetch(`${base}/h`));
-    assert.match(headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  it('generates an x-request-id when none is given, a different one for every request', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const { headers } = await json(await fetch(`${base}/h`));
+      assert.match(headers['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      ids.add(headers['x-request-id']);
+    }
+    assert.equal(ids.size, 3);
+  });
+
+  it('passes a Content-Length body that arrives in pieces whole, and HEAD answers without a body', async () => {
+    const r = await fetch(`${base}/pieces`);
+    assert.equal(r.headers.get('content-length'), '9');
+    assert.equal(await r.text(), 'abcdefghi');
+    const head = await fetch(`${base}/h`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.ok(Number(head.headers.get('content-length')) > 0, 'HEAD keeps the upstream content-length');
+    assert.equal(await head.text(), '');
   });
 
   it('strips hop-by-hop headers both ways, including those named in Connection', async () => {
