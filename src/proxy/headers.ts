@@ -2,13 +2,35 @@ import { randomBytes } from 'node:crypto';
 import { newRequestId } from './request-id.js';
 
 /**
- * RFC 9110 §7.6.1 hop-by-hop fields, plus the de-facto ones, plus `expect`:
- * the gateway answers `Expect: 100-continue` itself (and undici refuses it).
+ * Whether a lower-case header name is hop-by-hop: the RFC 9110 §7.6.1 fields
+ * (connection, keep-alive, proxy-connection, proxy-authenticate,
+ * proxy-authorization, te, trailer, transfer-encoding, upgrade) and `expect`,
+ * which the gateway answers itself (and undici refuses). Decided by length
+ * first: the common end-to-end names (host, date, server, content-type,
+ * content-length, ...) never reach a string hash or compare.
  */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect',
-]);
+function isHopByHop(lname: string): boolean {
+  switch (lname.length) {
+    case 2:
+      return lname === 'te';
+    case 6:
+      return lname === 'expect';
+    case 7:
+      return lname === 'trailer' || lname === 'upgrade';
+    case 10:
+      return lname === 'connection' || lname === 'keep-alive';
+    case 16:
+      return lname === 'proxy-connection';
+    case 17:
+      return lname === 'transfer-encoding';
+    case 18:
+      return lname === 'proxy-authenticate';
+    case 19:
+      return lname === 'proxy-authorization';
+    default:
+      return false;
+  }
+}
 
 /** Headers the gateway writes itself towards the upstream. */
 const REPLACED = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent', 'x-forwarded-for', 'forwarded']);
@@ -141,7 +163,7 @@ export function buildRequestHeaders(raw: string[], clientIp: string, proto: stri
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (HOP_BY_HOP.has(name)) {
+    if (isHopByHop(name)) {
       if (name === 'connection') extraHop = connectionTokens(value);
       else if (name === 'transfer-encoding') {
         hasBody = true;
@@ -221,7 +243,9 @@ export const responseFacts = { contentLength: -1 };
 /**
  * Converts undici's raw response headers for the client response, dropping
  * hop-by-hop fields. Returns a flat [name, value, ...] list for writeHead
- * and sets responseFacts.
+ * and sets responseFacts. Names go out in lower case, as Envoy writes them
+ * (HTTP/1.1 names are case-insensitive; HTTP/2 requires lower case), which
+ * also spares Node's writeHead a lower-casing of its own per header.
  */
 export function buildResponseHeaders(raw: Buffer[]): string[] {
   const out: string[] = [];
@@ -229,9 +253,8 @@ export function buildResponseHeaders(raw: Buffer[]): string[] {
   let length = -1;
   let lengths = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lname = name.toLowerCase();
-    if (HOP_BY_HOP.has(lname)) {
+    const lname = raw[i]!.toString('latin1').toLowerCase();
+    if (isHopByHop(lname)) {
       if (lname === 'connection') extraHop = connectionTokens(raw[i + 1]!.toString('latin1'));
       continue;
     }
@@ -240,11 +263,11 @@ export function buildResponseHeaders(raw: Buffer[]): string[] {
       lengths++;
       length = /^\d{1,15}$/.test(value) ? Number(value) : -1;
     }
-    out.push(name, value);
+    out.push(lname, value);
   }
   responseFacts.contentLength = lengths === 1 ? length : -1;
   if (extraHop) {
-    for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.has(out[i]!.toLowerCase())) out.splice(i, 2);
+    for (let i = out.length - 2; i >= 0; i -= 2) if (extraHop.has(out[i]!)) out.splice(i, 2);
   }
   return out;
 }

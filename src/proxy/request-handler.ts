@@ -66,7 +66,8 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
 
   const url = req.url!;
   const q = url.indexOf('?');
-  const path = normalizePath(q < 0 ? url : url.slice(0, q));
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const path = normalizePath(rawPath);
   if (path === null) {
     sendError(res, 'bad_request', facts.requestId);
     return;
@@ -92,7 +93,9 @@ export function handleRequest(holder: GenerationHolder, ctx: ListenerContext, re
     sendError(res, 'overloaded', facts.requestId);
     return;
   }
-  const upstreamPath = (route.stripPrefix === null ? path : stripPrefix(path, route.stripPrefix)) + (q < 0 ? '' : url.slice(q));
+  // A clean path (normalizePath returned it as is) with no prefix to strip is forwarded as the client sent it: no new string.
+  const upstreamPath =
+    route.stripPrefix === null && path === rawPath ? url : (route.stripPrefix === null ? path : stripPrefix(path, route.stripPrefix)) + (q < 0 ? '' : url.slice(q));
   const ex = new Exchange(req, res, route, headers, upstreamPath, facts.hasBody, facts.requestId, start);
   if (facts.traceparent) {
     ex.traceparent = facts.traceparent;
