@@ -333,10 +333,12 @@ async function main(): Promise<number> {
   try {
     for (const name of cli.scenarios) {
       const scenario = findScenario(name)!.create();
+      const pin = cli.pin && (isCustom(scenario) || !scenario.unpinned);
+      if (cli.pin) pinSelf(pin ? 0 : `0-${machine.availableParallelism - 1}`);
       const env: BenchEnv = {
-        pin: cli.pin,
-        proxyCpu: cli.pin ? 1 : null,
-        upstreamCpu: cli.pin ? 0 : null,
+        pin,
+        proxyCpu: pin ? 1 : null,
+        upstreamCpu: pin ? 0 : null,
         cpuProfDir: cli.cpuProfDir ? path.join(cli.cpuProfDir, name) : null,
         tmpRoot,
       };

@@ -54,9 +54,10 @@ export function hasTaskset(): boolean {
 }
 
 /** Pins this process (all threads) to one CPU. */
-export function pinSelf(cpu: number): void {
-  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpu} ${process.pid} failed: ${r.stderr}`);
+/** Pins this process and its threads to `cpus` (taskset list: '0', '0-1'). */
+export function pinSelf(cpus: number | string): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpus), String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpus} ${process.pid} failed: ${r.stderr}`);
 }
 
 const KEEP = 64 * 1024;

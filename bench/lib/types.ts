@@ -94,6 +94,12 @@ export interface Scenario {
   readonly checks?: (summary: CandidateSummary[], runs: RunRecord[]) => Check[];
   /** Extra markdown under the main table (derived figures). */
   readonly extraMarkdown?: (summary: CandidateSummary[], runs: RunRecord[]) => string;
+  /**
+   * Runs unpinned even under --pin (load generator, upstream and candidates
+   * free on every CPU): for `--workers 2`, which needs both CPUs, next to a
+   * load generator pinned to one of them it would only measure contention.
+   */
+  readonly unpinned?: boolean;
 }
 
 /** Settings and helpers a custom scenario gets. */
