@@ -53,7 +53,6 @@ export function hasTaskset(): boolean {
   return tasksetChecked;
 }
 
-/** Pins this process (all threads) to one CPU. */
 /** Pins this process and its threads to `cpus` (taskset list: '0', '0-1'). */
 export function pinSelf(cpus: number | string): void {
   const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpus), String(process.pid)], { encoding: 'utf8' });
