@@ -78,6 +78,7 @@ export const workers: ScenarioModule = {
           return `round ${r.round}: primary ${main.toFixed(1)}, workers ${kids.join(' + ')}`;
         });
       return (
+        'Unpinned, even under `--pin`: load generator, upstream and gateway processes free on every CPU. ' +
         `${W2} ÷ ${W1}, same round, median: req/s ${fx(2)(rpsRatio(runs, W2, W1))}, CPU/req ${fx(2)(cpuRatio(runs, W2, W1))}. ` +
         `Processes charged: ${W1} ${procs(W1) || '—'}, ${W2} ${procs(W2) || '—'}.` +
         (split.length ? `\n\n${W2} CPU µs/req by process: ${split.join('; ')}.` : '')
