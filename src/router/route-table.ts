@@ -392,8 +392,11 @@ export class RouteTable<R extends Matchable> {
 
   /**
    * Candidates are, at each '/', the prefix before it ('/api' of '/api/x')
-   * and the one including it ('/api/'), then the whole path. Buckets found
-   * are collected shortest first, then tried longest first.
+   * and the one including it ('/api/'), then the whole path. Slots found
+   * are collected shortest first (slot, length, hash), then tried longest
+   * first. A slot is taken on hash and length while walking and its path
+   * compared only when tried: the shorter prefixes a longer match wins over
+   * never cost a read of the key text (a cache miss each in a big table).
    */
   #lookup(port: number, host: string, method: string, path: string): R | null {
     const n = path.length;
@@ -408,32 +411,66 @@ export class RouteTable<R extends Matchable> {
         h = Math.imul(h ^ c, FNV_PRIME);
         continue;
       }
-      if (k + 2 > found.length) found = grow(k);
+      if (k + 6 > found.length) found = grow(k);
       if (i > 0) {
-        const b = this.#find(path, i, h);
-        if (b === EMPTY) {
+        const j = this.#probe(i, h);
+        if (j === EMPTY) {
           walked = false; // nothing extends path[0, i)
           break;
         }
-        if (b !== MARKER) found[k++] = b;
+        if (j >= 0) (found[k] = j), (found[k + 1] = i), (found[k + 2] = h), (k += 3);
       }
       h = Math.imul(h ^ c, FNV_PRIME);
       if (i + 1 < n && i + 1 < slashLen.length && slashLen[i + 1] === 1) {
-        const b = this.#find(path, i + 1, h);
-        if (b >= 0 || b <= DIRECT) found[k++] = b;
+        const j = this.#probe(i + 1, h);
+        if (j >= 0) (found[k] = j), (found[k + 1] = i + 1), (found[k + 2] = h), (k += 3);
       }
     }
     if (walked) {
-      const b = this.#find(path, n, h);
-      if (b >= 0 || b <= DIRECT) found[k++] = b;
+      if (k + 3 > found.length) found = grow(k);
+      const j = this.#probe(n, h);
+      if (j >= 0) (found[k] = j), (found[k + 1] = n), (found[k + 2] = h), (k += 3);
     }
     while (k > 0) {
-      const b = found[--k]!;
+      k -= 3;
+      const len = found[k + 1]!;
+      let b = this.#slots[found[k]! + 3]!;
+      // A hash and length match of another text: look the prefix up in full.
+      if (!this.#keyIs(found[k]!, path, len)) {
+        b = this.#find(path, len, found[k + 2]!);
+        if (b === EMPTY || b === MARKER) continue;
+      }
       if (b <= DIRECT) return this.#routes[DIRECT - b]!;
       const e = pick(this.#buckets[b]!, port, host, method);
       if (e !== null) return this.#routes[e.index]!;
     }
     return null;
+  }
+
+  /**
+   * The first slot holding a route path with hash h and length len (its
+   * text not compared), else MARKER when only a marker matched, else EMPTY.
+   */
+  #probe(len: number, h: number): number {
+    const slots = this.#slots;
+    const wrap = this.#mask * 4 + 3;
+    let marker = false;
+    for (let j = (h & this.#mask) * 4; ; j = (j + 4) & wrap) {
+      const b = slots[j + 3]!;
+      if (b === EMPTY) return marker ? MARKER : EMPTY;
+      if (slots[j] !== h || slots[j + 1] !== len) continue;
+      if (b === MARKER) marker = true;
+      else return j;
+    }
+  }
+
+  /** Whether slot j holds exactly path[0, len). */
+  #keyIs(j: number, path: string, len: number): boolean {
+    const blob = this.#blob;
+    const off = this.#slots[j + 2]!;
+    let i = 0;
+    while (i < len && blob.charCodeAt(off + i) === path.charCodeAt(i)) i++;
+    return i === len;
   }
 
   /** (Re)allocate the slots for n entries at load <= 0.7, moving any present. */

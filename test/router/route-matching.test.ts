@@ -456,4 +456,13 @@ test('hash collisions never produce a wrong match', () => {
   assert.equal(t2.match(80, undefined, 'GET', a + '/q')?.id, 'a');
   assert.equal(t2.match(80, undefined, 'GET', b + '/q')?.id, 'b-deep');
   assert.equal(t2.match(80, undefined, 'GET', b), null);
+  // Both route paths: a slot taken on hash and length alone must be checked
+  // against the text before it is used, whichever of the two sits first.
+  for (const order of [[a, b], [b, a]]) {
+    const t3 = new RouteTable([r('root', { path: '/' }), ...order.map((p) => r(p, { path: p }))]);
+    for (const p of [a, b]) {
+      assert.equal(t3.match(80, undefined, 'GET', p)?.id, p);
+      assert.equal(t3.match(80, undefined, 'GET', p + '/z')?.id, p);
+    }
+  }
 });
