@@ -447,23 +447,6 @@ export class RouteTable<R extends Matchable> {
     return null;
   }
 
-  /**
-   * The first slot holding a route path with hash h and length len (its
-   * text not compared), else MARKER when only a marker matched, else EMPTY.
-   */
-  #probe(len: number, h: number): number {
-    const slots = this.#slots;
-    const wrap = this.#mask * 4 + 3;
-    let marker = false;
-    for (let j = (h & this.#mask) * 4; ; j = (j + 4) & wrap) {
-      const b = slots[j + 3]!;
-      if (b === EMPTY) return marker ? MARKER : EMPTY;
-      if (slots[j] !== h || slots[j + 1] !== len) continue;
-      if (b === MARKER) marker = true;
-      else return j;
-    }
-  }
-
   /** Whether slot j holds exactly path[0, len). */
   #keyIs(j: number, path: string, len: number): boolean {
     const blob = this.#blob;
@@ -503,22 +486,27 @@ export class RouteTable<R extends Matchable> {
    * alone (saves a cache miss a lookup): a false one only walks further.
    */
   #find(path: string, len: number, h: number): number {
+    return this.#scan(path, len, h);
+  }
+
+  /** The first slot (not its target) holding a route path with hash h and length len, its text unchecked; else MARKER or EMPTY as #find. */
+  #probe(len: number, h: number): number {
+    return this.#scan(null, len, h);
+  }
+
+  /** One walk of h's probe chain for #find (path given: texts compared, the target returned) and #probe (null: the first slot). */
+  #scan(path: string | null, len: number, h: number): number {
     const slots = this.#slots;
-    const blob = this.#blob;
     const wrap = this.#mask * 4 + 3;
     let marker = false;
     for (let j = (h & this.#mask) * 4; ; j = (j + 4) & wrap) {
       const b = slots[j + 3]!;
       if (b === EMPTY) return marker ? MARKER : EMPTY;
       if (slots[j] !== h || slots[j + 1] !== len) continue;
-      if (b === MARKER) {
-        marker = true; // the chain may still hold the real entry: keep looking
-        continue;
-      }
-      const off = slots[j + 2]!;
-      let i = 0;
-      while (i < len && blob.charCodeAt(off + i) === path.charCodeAt(i)) i++;
-      if (i === len) return b;
+      // A marker: the chain may still hold the real entry, keep looking.
+      if (b === MARKER) marker = true;
+      else if (path === null) return j;
+      else if (this.#keyIs(j, path, len)) return b;
     }
   }
 }
