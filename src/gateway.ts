@@ -38,6 +38,13 @@ const COMPACT_AFTER_MS = 200;
 /** A rebuild that took this long (ms) makes the next store change wait as long (etcd only). */
 const DEFER_AFTER_MS = 20;
 
+/** Ids changed since the last applied snapshot, collected per kind. */
+interface ChangedIds {
+  routes: Set<string>;
+  upstreams: Set<string>;
+}
+const noChanges = (): ChangedIds => ({ routes: new Set(), upstreams: new Set() });
+
 const EMPTY: StoreSnapshot = Object.freeze({ revision: 0, routes: new Map(), upstreams: new Map() });
 
 /**
@@ -249,7 +256,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     if (first) {
       const fromFile = this.#servingLastKnownGood;
       this.#tipRevision = first.revision;
-      this.#changed = fromFile ? null : { routes: new Set(), upstreams: new Set() };
+      this.#changed = fromFile ? null : noChanges();
       this.#apply(first, null);
       this.#servingLastKnownGood = fromFile;
       this.ready = true;
@@ -298,7 +305,7 @@ export class Gateway implements GatewayView, GenerationHolder {
         this.#pending = null;
         if (!this.#wants(s)) continue;
         const changed = this.#changed;
-        this.#changed = { routes: new Set(), upstreams: new Set() };
+        this.#changed = noChanges();
         try {
           this.#apply(s, changed);
         } catch (err) {
@@ -328,7 +335,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     this.#tipRevision = s.revision;
   }
 
-  #changed: { routes: Set<string>; upstreams: Set<string> } | null = null;
+  #changed: ChangedIds | null = null;
   /** Revision of the newest snapshot offered (or applied). */
   #tipRevision = -1;
   #deferred: NodeJS.Timeout | null = null;
@@ -345,7 +352,7 @@ export class Gateway implements GatewayView, GenerationHolder {
     this.#recompileQueued = true;
     setImmediate(() => {
       this.#recompileQueued = false;
-      if (this.#lastSnapshot && !this.#abort.signal.aborted) this.#apply(this.#lastSnapshot, { routes: new Set(), upstreams: new Set() });
+      if (this.#lastSnapshot && !this.#abort.signal.aborted) this.#apply(this.#lastSnapshot, noChanges());
     });
   }
 
@@ -353,7 +360,7 @@ export class Gateway implements GatewayView, GenerationHolder {
   #lastSnapshot: StoreSnapshot | null = null;
 
   /** `changed`: ids changed since the snapshot applied last (null: unknown). */
-  #apply(snapshot: StoreSnapshot, changed: { routes: Set<string>; upstreams: Set<string> } | null): void {
+  #apply(snapshot: StoreSnapshot, changed: ChangedIds | null): void {
     this.#lastSnapshot = snapshot;
     const t0 = performance.now();
     const { generation, liveOrigins } = compileGeneration(snapshot, this.generation, this.#deps, changed);

@@ -13,6 +13,7 @@ import { originOf, type Target } from '../upstreams/target.js';
 import { CompiledUpstream } from '../upstreams/upstream.js';
 import type { RouteStatus } from './gateway-view.js';
 import { OverlayMap } from './overlay-map.js';
+import { ReadonlyMapBase } from './readonly-map-base.js';
 import type { SnapshotChanges, StoreSnapshot, StoredEntry } from './store.js';
 import { parseStoredRoute, parseStoredUpstream } from './validate.js';
 
@@ -222,12 +223,14 @@ export function compileGeneration(
  * rebuild would cost more than the rest of a small change): invalid when the
  * stored value fails validation, else active or unresolved by its upstream.
  */
-class RouteStatusView implements ReadonlyMap<string, RouteStatus> {
+class RouteStatusView extends ReadonlyMapBase<string, RouteStatus> {
   constructor(
     readonly good: ReadonlyMap<string, GoodEntry<RouteSpec>>,
     readonly errors: ReadonlyMap<string, ConfigErrorDetail[]>,
     readonly upstreams: ReadonlyMap<string, CompiledUpstream>,
-  ) {}
+  ) {
+    super();
+  }
 
   get(id: string): RouteStatus | undefined {
     const errors = this.errors.get(id);
@@ -247,25 +250,13 @@ class RouteStatusView implements ReadonlyMap<string, RouteStatus> {
     return n;
   }
 
-  *keys(): MapIterator<string> {
+  override *keys(): MapIterator<string> {
     yield* this.good.keys();
     for (const id of this.errors.keys()) if (!this.good.has(id)) yield id;
   }
 
   *entries(): MapIterator<[string, RouteStatus]> {
     for (const id of this.keys()) yield [id, this.get(id)!];
-  }
-
-  *values(): MapIterator<RouteStatus> {
-    for (const id of this.keys()) yield this.get(id)!;
-  }
-
-  [Symbol.iterator](): MapIterator<[string, RouteStatus]> {
-    return this.entries();
-  }
-
-  forEach(fn: (value: RouteStatus, key: string, map: ReadonlyMap<string, RouteStatus>) => void, thisArg?: unknown): void {
-    for (const [id, s] of this.entries()) fn.call(thisArg, s, id, this);
   }
 }
 

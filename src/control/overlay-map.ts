@@ -1,3 +1,5 @@
+import { ReadonlyMapBase } from './readonly-map-base.js';
+
 /** Marks a key the overlay removes from the base. */
 const GONE: unique symbol = Symbol('gone');
 
@@ -17,7 +19,7 @@ const MAX_LAYERS = 4;
  * Store snapshots and generations hold their entries in these: copying a
  * 100 000-entry Map for every change made bulk loads quadratic.
  */
-export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
+export class OverlayMap<K, V> extends ReadonlyMapBase<K, V> {
   // Resolved: #base + #layers, #size. Pending (made by with(), not read yet):
   // #parent + #delta, resolved on first read. A version nobody reads (a store
   // snapshot the gateway skipped while it coalesced a burst) never costs more
@@ -31,6 +33,7 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
   #delta: ReadonlyMap<K, V | undefined> | null = null;
 
   private constructor(base: ReadonlyMap<K, V>, layers: readonly ReadonlyMap<K, V | typeof GONE>[], size: number) {
+    super();
     this.#base = base;
     this.#layers = layers;
     this.#size = size;
@@ -147,20 +150,5 @@ export class OverlayMap<K, V> implements ReadonlyMap<K, V> {
     const over = this.#merged(this.#layers);
     for (const e of this.#base) if (!over.has(e[0])) yield e;
     for (const [k, v] of over) if (v !== GONE) yield [k, v];
-  }
-  *keys(): MapIterator<K> {
-    for (const [k] of this.entries()) yield k;
-  }
-
-  *values(): MapIterator<V> {
-    for (const [, v] of this.entries()) yield v;
-  }
-
-  [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.entries();
-  }
-
-  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
-    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
   }
 }

@@ -327,12 +327,10 @@ export class RouteTable<R extends Matchable> {
   /** The slot (index into #slots) holding exactly the path `key` (hash h), route path or marker; -1 if none. */
   #slotOf(key: string, h: number): number {
     const slots = this.#slots;
-    const blob = this.#blob;
     const len = key.length;
     for (let j = (h & this.#mask) * 4; ; j = (j + 4) & (this.#mask * 4 + 3)) {
       if (slots[j + 3] === EMPTY) return -1;
-      if (slots[j] !== h || slots[j + 1] !== len) continue;
-      if (blob.startsWith(key, slots[j + 2]!)) return j;
+      if (slots[j] === h && slots[j + 1] === len && this.#keyIs(j, key, len)) return j;
     }
   }
 
@@ -364,7 +362,6 @@ export class RouteTable<R extends Matchable> {
     if (n > 0) this.#portCount.set(p, n);
     else this.#portCount.delete(p);
   }
-
 
   /**
    * `path` must already be normalised (normalizePath); `host` is the Host
